@@ -1,0 +1,1 @@
+"""nn.Module builders for the search spaces and the shared layer library."""
