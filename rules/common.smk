@@ -1,0 +1,103 @@
+# Helpers shared by the rules (no rules here): config checks, paths, the GPU-placement prefix, targets.
+import copy
+import os
+import sys
+from pathlib import Path
+
+import yaml
+from snakemake.exceptions import WorkflowError
+
+from eatnas.config import dump_config
+from eatnas.config import validate as eatnas_validate
+from eatnas.errors import ConfigError
+
+REPO = Path(workflow.basedir).parent
+# `python` in the rules is the interpreter running Snakemake (the venv), unless --use-conda puts the
+# env's bin first; envs/eatnas.yaml installs the checkout found through EATNAS_ROOT.
+os.environ.update(PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+os.environ.setdefault("EATNAS_ROOT", str(REPO))
+
+def config_source():
+    """The config file(s) this run was given, for error messages."""
+    files = [str(f) for f in getattr(workflow, "configfiles", [])]
+    return files[-1] if files else "config"
+
+
+def check_config(cfg):
+    """Fail before any job with one line naming the bad key: schema errors, then data paths."""
+    try:
+        resolved = eatnas_validate(copy.deepcopy(dict(cfg)), source=config_source())
+    except ConfigError as exc:
+        raise WorkflowError(str(exc)) from None
+    for which in ("small", "large"):
+        ds = resolved["data"][which]
+        key = f"data.{which}.root"
+        root = ds.get("root")
+        if ds["name"] == "imagefolder" and not root:
+            raise WorkflowError(f"{config_source()}: config key {key!r} is required for dataset 'imagefolder'; "
+                                "set it to the folder holding train/ (and val/ or test/)")
+        if root and not ds.get("download") and not Path(root).exists():
+            raise WorkflowError(f"{config_source()}: config key {key!r} = {root!r} does not exist; "
+                                "fix the path, set download: true, or use null for the dataset's default")
+    return resolved
+
+
+def run_dir(cfg):
+    return f"results/{cfg['run']}"
+
+
+def write_resolved_config(cfg, path):
+    """Write the validated config once; rewrite only when its content changes (so reruns stay no-ops)."""
+    body = yaml.safe_dump(dict(cfg), sort_keys=False)
+    target = Path(path)
+    if target.exists():
+        old = target.read_text().split("\n", 1)
+        if len(old) == 2 and old[0].startswith("#") and old[1] == body:
+            return
+    dump_config(cfg, target)
+
+
+def gpu_request(cfg):
+    """GPUs each heavy job asks for: 0 when the config pins the CPU."""
+    return 0 if cfg["device"] == "cpu" else cfg["resources"]["gpus_per_job"]
+
+
+def scratch_enabled(cfg):
+    return bool(cfg["transfer"]["scratch_baseline"])
+
+
+def all_targets():
+    """Outputs of the default target: the report (which pulls in every stage), plus the baseline."""
+    targets = [f"{R}/report/summary.json", f"{R}/final/metrics.json"]
+    if scratch_enabled(config):
+        targets.append(f"{R}/search_large_scratch/best.json")
+    return targets
+
+
+def report_inputs(wildcards):
+    """Every stage output the report reads; the scratch baseline only when it is configured."""
+    inputs = {
+        "config": RESOLVED_CONFIG,
+        "search_small": rules.search_small.output.best,
+        "select": rules.select_basic.output.basic,
+        "transfer": rules.transfer.output.offspring,
+        "search_large": rules.search_large.output.best,
+        "quant": rules.search_quant.output.policy,
+        "final": rules.final.output.metrics,
+    }
+    if scratch_enabled(config):
+        inputs["scratch"] = rules.search_large_scratch.output.best
+    return inputs
+
+
+def scratch_plot_output():
+    """The seeded-vs-scratch figure exists only when the baseline runs."""
+    if not scratch_enabled(config):
+        return {}
+    return {
+        "scratch_plot": report(
+            f"{R}/report/seeded_vs_scratch.png",
+            caption="../workflow/report/seeded_vs_scratch.rst",
+            category="Search",
+        )
+    }
