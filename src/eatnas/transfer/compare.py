@@ -47,7 +47,7 @@ def population_curve(evals: Sequence[Evaluation], population: int, removal: str 
     """Replay the population of a search over its evaluations (see the module docstring)."""
     if population < 1:
         raise EatnasError(f"population={population}: must be at least 1")
-    alive: list[tuple[Any, float]] = []  # (id, accuracy), oldest first
+    alive: list[tuple[Any, float, float]] = []  # (id, accuracy, fitness), oldest first
     explicit = any(_removed_id(ev.record) is not None for ev in evals)
     points = []
     for n, ev in enumerate(evals, start=1):
@@ -56,13 +56,13 @@ def population_curve(evals: Sequence[Evaluation], population: int, removal: str 
             gone = _removed_id(ev.record)
             if gone is not None:
                 alive = [m for m in alive if m[0] != gone]
-        alive.append((ident, ev.accuracy))
-        if not explicit and len(alive) > population:
-            if removal == "worst":
-                alive.remove(min(alive[:-1], key=lambda m: m[1]))
+        alive.append((ident, ev.accuracy, ev.fitness))
+        while not explicit and len(alive) > population:
+            if removal == "worst":  # as the engine: the lowest fitness, ties the earliest
+                alive.pop(min(range(len(alive)), key=lambda i: (alive[i][2], i)))
             else:
                 alive.pop(0)
-        accs = [a for _, a in alive]
+        accs = [a for _, a, _ in alive]
         points.append(Point(n, ev.wall_time_s, statistics.fmean(accs), max(accs), len(accs)))
     return points
 
