@@ -22,19 +22,21 @@ import torch
 from eatnas.quant.errors import QuantError
 
 FLOAT_BITS = 32
+SUPPORTED_BITS = (2, 3, 4, 5, 6, 8, 16, 32)  # the config schema's quant.bits choices; 32 = float
 SCHEMES = ("per_channel", "bucket256")
 BUCKET = 256
 _MIN_DELTA = 1e-10
 
 
 def check_bits(bits: int, allowed: tuple[int, ...] | None = None, where: str = "bits") -> int:
-    """Validate one bit-width (2..16 or 32 = float, and in ``allowed`` when given)."""
+    """Validate one bit-width (in :data:`SUPPORTED_BITS`, and in ``allowed`` when given)."""
+    choices = list(allowed) if allowed is not None else list(SUPPORTED_BITS)
     if isinstance(bits, bool) or not isinstance(bits, int):
-        raise QuantError(f"{where}={bits!r} is not an integer bit-width; use one of {allowed or '2..16, 32'}")
+        raise QuantError(f"{where}={bits!r} is not an integer bit-width; use one of {choices}")
     if allowed is not None and bits not in allowed:
-        raise QuantError(f"{where}={bits} is not in the configured bit set {list(allowed)}; use one of them")
-    if not (2 <= bits <= 16 or bits == FLOAT_BITS):
-        raise QuantError(f"{where}={bits} is not supported; use 2..16 or 32 (float)")
+        raise QuantError(f"{where}={bits} is not in the configured bit set {choices}; use one of them")
+    if bits not in SUPPORTED_BITS:
+        raise QuantError(f"{where}={bits} is not supported; use one of {list(SUPPORTED_BITS)} (32 = float)")
     return bits
 
 
