@@ -221,7 +221,8 @@ class Block(nn.Module):
 class BlockNet(nn.Module):
     """Stem -> 7 blocks -> 1x1 head -> global pool -> dropout -> linear classifier."""
 
-    def __init__(self, plan: NetPlan) -> None:
+    def __init__(self, plan: NetPlan, init: bool = True) -> None:
+        """``init=False`` skips :func:`init_weights` (PyTorch's default init stays)."""
         super().__init__()
         self.plan = plan
         self.stem = ConvBNAct(plan.in_channels, plan.stem_channels, 3, plan.stem_stride)
@@ -230,7 +231,8 @@ class BlockNet(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(plan.dropout) if plan.dropout > 0 else nn.Identity()
         self.classifier = nn.Linear(plan.head_channels, plan.num_classes)
-        init_weights(self)
+        if init:
+            init_weights(self)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)

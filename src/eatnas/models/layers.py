@@ -179,8 +179,13 @@ def mbconv_cost(c_in: int, c_out: int, kernel: int, stride: int, size: int, expa
 
 # --- initialisation and measurement --------------------------------------------------------
 def init_weights(module: nn.Module) -> None:
-    """MobileNetV2-style init: Kaiming (fan_out) convs, unit BN, N(0, 0.01) linear, zero biases."""
+    """MobileNetV2-style init: Kaiming (fan_out) convs, unit BN, N(0, 0.01) linear, zero biases.
+
+    Modules on the ``meta`` device (shape-only builds) are skipped.
+    """
     for m in module.modules():
+        if any(p.is_meta for p in m.parameters(recurse=False)):
+            continue
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out")
             if m.bias is not None:

@@ -136,6 +136,12 @@ class BlockSpace(SearchSpace):
         if not text:
             raise ArchStringError(f"empty string; write {self.num_blocks} blocks like {_EXAMPLE!r} joined by '-'", 0)
         parts = text.split("-")
+        start = 0
+        for b, part in enumerate(parts):
+            if not part:
+                raise ArchStringError(f"empty block {b} (a '-' at the start or end, or two in a row); "
+                                      f"write blocks like {_EXAMPLE!r} joined by single '-'", start)
+            start += len(part) + 1
         if len(parts) != self.num_blocks:
             pos = len(text) if len(parts) < self.num_blocks else sum(len(p) + 1 for p in parts[:self.num_blocks]) - 1
             raise ArchStringError(f"found {len(parts)} blocks separated by '-', expected {self.num_blocks} "
