@@ -89,7 +89,8 @@ def export_quantized(path: str | Path, model: nn.Module, policy: Mapping[str, in
         if bits == FLOAT_BITS:
             continue
         q = quantize_tensor(state[key], bits, scheme)
-        tensors[f"q::{key}::codes"] = pack_codes(q.codes, bits)
+        numel = state[key].numel()
+        tensors[f"q::{key}::codes"] = pack_codes(q.codes.reshape(-1)[:numel], bits)  # bucket padding not stored
         tensors[f"q::{key}::lo"] = q.lo.clone()
         tensors[f"q::{key}::scale"] = q.scale.clone()
         layers[key] = {"bits": bits, "shape": list(q.shape), "groups": int(q.codes.shape[0]),
@@ -118,7 +119,12 @@ def read_quantized(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     state: dict[str, torch.Tensor] = {k[3:]: v for k, v in tensors.items() if k.startswith("f::")}
     for key, info in header["quantized"].items():
         bits, groups, gsize = int(info["bits"]), int(info["groups"]), int(info["group_size"])
-        codes = unpack_codes(tensors[f"q::{key}::codes"], bits, groups * gsize).reshape(groups, gsize)
+        numel = 1
+        for d in info["shape"]:
+            numel *= int(d)
+        codes = torch.zeros(groups * gsize, dtype=torch.long)
+        codes[:numel] = unpack_codes(tensors[f"q::{key}::codes"], bits, numel)
+        codes = codes.reshape(groups, gsize)
         qt = QuantizedTensor(codes, tensors[f"q::{key}::lo"], tensors[f"q::{key}::scale"], bits,
                              header["scheme"], tuple(info["shape"]))
         state[key] = qt.dequantize()
