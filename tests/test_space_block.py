@@ -296,6 +296,17 @@ def test_sample_reproducible_and_covers_choices():
     assert {x[0] for x in seen} == {"sep", "mb3", "mb6"} and {x[3] for x in seen} == {0.5, 1.0, 1.5, 2.0}
 
 
+def test_from_tokens_accepts_numpy_and_rejects_bad_tokens():
+    np = pytest.importorskip("numpy")
+    s = space()
+    arch = s.decode(GOOD)
+    assert s.from_tokens(np.array(s.tokens(arch))) == arch
+    for bad in ([0] * 34, [0] * 34 + [4], [0] * 34 + [-1], [0.5] * 35):
+        with pytest.raises(ValueError):
+            s.from_tokens(bad)
+        assert not s.is_valid_tokens(bad)
+
+
 def test_features_one_hot():
     s = space()
     f = s.features(s.decode(GOOD))

@@ -12,6 +12,7 @@ whose ops are in the searched set ``ops`` have a token view (``tokens`` raises `
 
 from __future__ import annotations
 
+import operator
 import random
 import re
 from typing import Any, ClassVar, Sequence
@@ -113,8 +114,13 @@ class BlockSpace(SearchSpace):
     def from_tokens(self, tokens: Sequence[int]) -> BlockArch:
         if len(tokens) != len(self._vocab):
             raise ValueError(f"expected {len(self._vocab)} tokens, got {len(tokens)}")
+        if not all(type(t) is int for t in tokens):  # numpy integers from controllers
+            try:
+                tokens = [operator.index(t) for t in tokens]
+            except TypeError:
+                raise ValueError(f"tokens must be integers, got {list(tokens)!r}") from None
         for p, (t, n) in enumerate(zip(tokens, self._vocab)):
-            if not (isinstance(t, int) and 0 <= t < n):
+            if not 0 <= t < n:
                 raise ValueError(f"token {p} ({self.position_names()[p]}) is {t!r}; must be in 0..{n - 1}")
         ops, ks, sk, ls, ws = self._values
         return tuple(BlockGene(ops[tokens[i]], ks[tokens[i + 1]], sk[tokens[i + 2]], ls[tokens[i + 3]], ws[tokens[i + 4]])
