@@ -375,3 +375,27 @@ def test_forward_shapes_at_small_resolutions():
         model = s.build(arch, BuildSpec(7, size, ch)).eval()
         with torch.no_grad():
             assert model(torch.randn(2, ch, size, size)).shape == (2, 7)
+
+
+# --- layer library twins -------------------------------------------------------------------
+@pytest.mark.parametrize("c_in, c_out, k, stride, groups, dilation, size", [
+    (3, 8, 3, 1, 1, 1, 9), (8, 8, 5, 2, 8, 1, 7), (6, 12, 3, 2, 3, 2, 11), (4, 4, 1, 1, 1, 1, 1), (5, 7, 7, 2, 1, 1, 4),
+])
+def test_conv_bn_act_twin(c_in, c_out, k, stride, groups, dilation, size):
+    from eatnas.models.layers import conv_bn_act_cost, conv_out_size
+    m = ConvBNAct(c_in, c_out, k, stride, groups=groups, act=None, dilation=dilation)
+    cost, out = conv_bn_act_cost(c_in, c_out, k, stride, size, groups=groups, dilation=dilation)
+    assert m(torch.zeros(1, c_in, size, size)).shape[-1] == out == conv_out_size(size, k, stride, dilation=dilation)
+    assert (cost.params, cost.macs) == (count_params(m), measure_macs(m, size, c_in))
+
+
+@pytest.mark.parametrize("shortcut", ["none", "identity", "projection"])
+@pytest.mark.parametrize("op", ["sep", "mb1", "mb3", "mb6"])
+def test_op_twins(op, shortcut):
+    stride, c_out = (1, 8) if shortcut == "identity" else (2, 12)
+    m = OPS.get(op).build(8, c_out, 5, stride, shortcut)
+    cost, out = OPS.get(op).cost(8, c_out, 5, stride, 9, shortcut)
+    y = m(torch.randn(2, 8, 9, 9))
+    assert y.shape == (2, c_out, out, out)
+    assert (cost.params, cost.macs) == (count_params(m), measure_macs(m, 9, 8))
+    assert (m.shortcut is not None) == (shortcut == "projection")
