@@ -383,7 +383,7 @@ def test_forward_shapes_at_small_resolutions():
 ])
 def test_conv_bn_act_twin(c_in, c_out, k, stride, groups, dilation, size):
     from eatnas.models.layers import conv_bn_act_cost, conv_out_size
-    m = ConvBNAct(c_in, c_out, k, stride, groups=groups, act=None, dilation=dilation)
+    m = ConvBNAct(c_in, c_out, k, stride, groups=groups, act=None, dilation=dilation).eval()
     cost, out = conv_bn_act_cost(c_in, c_out, k, stride, size, groups=groups, dilation=dilation)
     assert m(torch.zeros(1, c_in, size, size)).shape[-1] == out == conv_out_size(size, k, stride, dilation=dilation)
     assert (cost.params, cost.macs) == (count_params(m), measure_macs(m, size, c_in))
