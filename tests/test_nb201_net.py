@@ -114,13 +114,20 @@ def test_module_names_and_gradients() -> None:
 
 @pytest.mark.parametrize(
     "ops,needle",
-    [([3, 3, 3], "6 edge ops"), ([3, 3, 3, 3, 3, 5], "edge 5 (2->3)"), ([3, -1, 3, 3, 3, 3], "edge 1 (0->2)")],
+    [([3, 3, 3], "6 edge ops"), ([3, 3, 3, 3, 3, 5], "edge 5 (2->3)"), ([3, -1, 3, 3, 3, 3], "edge 1 (0->2)"),
+     ([3, "conv_3x3", 3, 3, 3, 3], "edge 1 (0->2)"), ([3, 3, 3, True, 3, 3], "edge 3 (0->3)")],
 )
 def test_bad_ops_raise(ops: list[int], needle: str) -> None:
     with pytest.raises(EatnasError, match=needle.replace("(", r"\(").replace(")", r"\)")):
         nb201_cost(ops)
     with pytest.raises(EatnasError):
         build_nb201_network(ops)
+
+
+def test_official_op_names_accepted() -> None:
+    names = ["nor_conv_3x3", "none", "nor_conv_3x3", "skip_connect", "none", "skip_connect"]
+    assert nb201_cost(names) == nb201_cost([3, 0, 3, 1, 0, 1])
+    assert n_params(build_nb201_network(names, C=4, N=1)) == nb201_cost([3, 0, 3, 1, 0, 1], C=4, N=1).params
 
 
 def test_bad_sizes_raise() -> None:

@@ -19,7 +19,7 @@ Both end with ReLU, global average pool, dropout and a linear ``classifier``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Optional, Sequence
+from typing import TYPE_CHECKING, Literal, Optional, Sequence
 
 import torch
 from torch import nn
@@ -36,7 +36,9 @@ from eatnas.models.cell_ops import (
     squeeze_cost,
     sum_costs,
 )
-from eatnas.space.base import Cost
+
+if TYPE_CHECKING:  # pragma: no cover
+    from eatnas.space.base import Cost
 
 Pair = tuple[int, int]
 Genotype = tuple[Pair, ...]
@@ -270,6 +272,7 @@ def cell_network_cost(
     in_channels: int = 3,
 ) -> Cost:
     """Analytic (params, MACs) of :func:`build_cell_network`, without instantiating it."""
+    from eatnas.space.base import Cost  # lazy: eatnas.space imports this module
     normal_g, reduction_g = check_genotype(normal, "normal"), check_genotype(reduction, "reduction")
     _check_classes(num_classes)
     plan = plan_network(normal_g, reduction_g, template, input_size, in_channels)

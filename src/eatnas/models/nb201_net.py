@@ -15,30 +15,40 @@ MACs count convolutions and the classifier only (no BN, pooling, ReLU or additio
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 from torch import nn
 
 from eatnas.errors import EatnasError
-from eatnas.space.base import Cost
+
+if TYPE_CHECKING:  # pragma: no cover
+    from eatnas.space.base import Cost
 
 OP_NAMES: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
 NUM_EDGES = len(EDGES)
 
 
-def check_ops(ops: Sequence[int]) -> tuple[int, ...]:
-    """Validate a 6-edge op-code sequence; raise :class:`EatnasError` naming the bad edge."""
+def check_ops(ops: Sequence[int | str]) -> tuple[int, ...]:
+    """Validate 6 edge ops (codes 0..4 or official names such as ``nor_conv_3x3``) into op codes.
+
+    Raises :class:`EatnasError` naming the bad edge.
+    """
     ops = tuple(ops)
     if len(ops) != NUM_EDGES:
         raise EatnasError(f"NAS-Bench-201 cell needs {NUM_EDGES} edge ops, got {len(ops)}")
+    codes = []
     for i, op in enumerate(ops):
+        if isinstance(op, str) and op in OP_NAMES:
+            op = OP_NAMES.index(op)
         if isinstance(op, bool) or not isinstance(op, int) or not 0 <= op < len(OP_NAMES):
             raise EatnasError(
-                f"NAS-Bench-201 edge {i} ({EDGES[i][0]}->{EDGES[i][1]}): op code {op!r} not in 0..{len(OP_NAMES) - 1}"
+                f"NAS-Bench-201 edge {i} ({EDGES[i][0]}->{EDGES[i][1]}): op {op!r} is neither a code "
+                f"0..{len(OP_NAMES) - 1} nor one of {', '.join(OP_NAMES)}"
             )
-    return ops
+        codes.append(op)
+    return tuple(codes)
 
 
 class ReLUConvBN(nn.Sequential):
@@ -77,7 +87,7 @@ def make_edge_op(op: int, channels: int) -> nn.Module:
 class NB201Cell(nn.Module):
     """4-node DAG cell: node j = sum over i<j of edge_op(i->j)(node i); output node 3."""
 
-    def __init__(self, ops: Sequence[int], channels: int) -> None:
+    def __init__(self, ops: Sequence[int | str], channels: int) -> None:
         super().__init__()
         self.ops = check_ops(ops)
         self.edges = nn.ModuleList(make_edge_op(op, channels) for op in self.ops)
@@ -117,7 +127,7 @@ class ResNetBasicBlock(nn.Module):
 class NB201Network(nn.Module):
     """The NAS-Bench-201 topology network (``stem``, ``cells``, ``lastact``, ``classifier``)."""
 
-    def __init__(self, ops: Sequence[int], num_classes: int = 10, C: int = 16, N: int = 5, in_channels: int = 3) -> None:
+    def __init__(self, ops: Sequence[int | str], num_classes: int = 10, C: int = 16, N: int = 5, in_channels: int = 3) -> None:
         super().__init__()
         _check_sizes(num_classes=num_classes, C=C, N=N, in_channels=in_channels)
         ops = check_ops(ops)
@@ -144,9 +154,9 @@ class NB201Network(nn.Module):
 
 
 def build_nb201_network(
-    ops: Sequence[int], num_classes: int = 10, C: int = 16, N: int = 5, in_channels: int = 3
+    ops: Sequence[int | str], num_classes: int = 10, C: int = 16, N: int = 5, in_channels: int = 3
 ) -> nn.Module:
-    """Build the NAS-Bench-201 network for the 6-edge cell ``ops``."""
+    """Build the NAS-Bench-201 network for the 6-edge cell ``ops`` (codes or official op names)."""
     return NB201Network(ops, num_classes=num_classes, C=C, N=N, in_channels=in_channels)
 
 
@@ -173,9 +183,10 @@ def _cell_cost(ops: Sequence[int], c: int, h: int) -> tuple[int, int]:
 
 
 def nb201_cost(
-    ops: Sequence[int], num_classes: int = 10, C: int = 16, N: int = 5, input_size: int = 32, in_channels: int = 3
+    ops: Sequence[int | str], num_classes: int = 10, C: int = 16, N: int = 5, input_size: int = 32, in_channels: int = 3
 ) -> Cost:
     """Analytic parameters and MACs of :func:`build_nb201_network` at ``input_size`` (no instantiation)."""
+    from eatnas.space.base import Cost  # lazy: eatnas.space imports this module
     ops = check_ops(ops)
     _check_sizes(num_classes=num_classes, C=C, N=N, input_size=input_size, in_channels=in_channels)
     h = input_size
