@@ -95,6 +95,7 @@ def run_final(config_path: str | Path, search_dir: str | Path, policy_path: str 
     metrics = {
         "arch": arch_text,
         "space": space.name,
+        "spec": {"num_classes": spec.num_classes, "input_size": spec.input_size, "in_channels": spec.in_channels},
         "params": trained.params,
         "macs": trained.macs,
         "float_test_accuracy": trained.test_accuracy,
