@@ -10,6 +10,7 @@ from snakemake.exceptions import WorkflowError
 from eatnas.config import dump_config
 from eatnas.config import validate as eatnas_validate
 from eatnas.errors import ConfigError
+from eatnas.stages.checks import check_data
 
 REPO = Path(workflow.basedir).parent
 # `python` in the rules is the interpreter running Snakemake (the venv), unless --use-conda puts the
@@ -19,8 +20,8 @@ os.environ.setdefault("EATNAS_ROOT", str(REPO))
 
 def config_source():
     """The config file(s) this run was given, for error messages."""
-    files = [str(f) for f in getattr(workflow, "configfiles", [])]
-    return files[-1] if files else "config"
+    files = list(dict.fromkeys(str(f) for f in getattr(workflow, "configfiles", [])))
+    return " + ".join(files) if files else "config"
 
 
 def check_config(cfg):
@@ -29,16 +30,10 @@ def check_config(cfg):
         resolved = eatnas_validate(copy.deepcopy(dict(cfg)), source=config_source())
     except ConfigError as exc:
         raise WorkflowError(str(exc)) from None
-    for which in ("small", "large"):
-        ds = resolved["data"][which]
-        key = f"data.{which}.root"
-        root = ds.get("root")
-        if ds["name"] == "imagefolder" and not root:
-            raise WorkflowError(f"{config_source()}: config key {key!r} is required for dataset 'imagefolder'; "
-                                "set it to the folder holding train/ (and val/ or test/)")
-        if root and not ds.get("download") and not Path(root).exists():
-            raise WorkflowError(f"{config_source()}: config key {key!r} = {root!r} does not exist; "
-                                "fix the path, set download: true, or use null for the dataset's default")
+    try:
+        check_data(resolved, source=config_source())
+    except ConfigError as exc:
+        raise WorkflowError(str(exc)) from None
     return resolved
 
 
@@ -60,6 +55,12 @@ def write_resolved_config(cfg, path):
 def gpu_request(cfg):
     """GPUs each heavy job asks for: 0 when the config pins the CPU."""
     return 0 if cfg["device"] == "cpu" else cfg["resources"]["gpus_per_job"]
+
+
+def search_gpus(cfg, section):
+    """GPUs of a search job: one per parallel worker (each worker sees one device), at least gpus_per_job."""
+    workers = int(cfg[section]["workers"]) if section != "quant" else int(cfg["quant"]["search"]["workers"])
+    return 0 if cfg["device"] == "cpu" else max(gpu_request(cfg), workers)
 
 
 def scratch_enabled(cfg):

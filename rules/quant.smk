@@ -19,7 +19,7 @@ rule search_quant:
         out=lambda w, output: os.path.dirname(output.policy),
     threads: config["threads"]
     resources:
-        gpu=gpu_request(config),
+        gpu=search_gpus(config, "quant"),
         mem_mb=config["resources"]["mem_mb"],
     conda:
         "../envs/eatnas.yaml"

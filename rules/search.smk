@@ -18,7 +18,7 @@ rule search_small:
         out=lambda w, output: os.path.dirname(output.best),
     threads: config["threads"]
     resources:
-        gpu=gpu_request(config),
+        gpu=search_gpus(config, "search_small"),
         mem_mb=config["resources"]["mem_mb"],
     conda:
         "../envs/eatnas.yaml"
@@ -41,7 +41,7 @@ rule search_large:
         out=lambda w, output: os.path.dirname(output.best),
     threads: config["threads"]
     resources:
-        gpu=gpu_request(config),
+        gpu=search_gpus(config, "search_large"),
         mem_mb=config["resources"]["mem_mb"],
     conda:
         "../envs/eatnas.yaml"
@@ -64,7 +64,7 @@ rule search_large_scratch:
         out=lambda w, output: os.path.dirname(output.best),
     threads: config["threads"]
     resources:
-        gpu=gpu_request(config),
+        gpu=search_gpus(config, "search_large"),
         mem_mb=config["resources"]["mem_mb"],
     conda:
         "../envs/eatnas.yaml"
