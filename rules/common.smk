@@ -59,7 +59,7 @@ def gpu_request(cfg):
 
 def search_gpus(cfg, section):
     """GPUs of a search job: one per parallel worker (each worker sees one device), at least gpus_per_job."""
-    workers = int(cfg[section]["workers"]) if section != "quant" else int(cfg["quant"]["search"]["workers"])
+    workers = int(cfg[section]["workers"])
     return 0 if cfg["device"] == "cpu" else max(gpu_request(cfg), workers)
 
 

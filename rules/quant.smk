@@ -19,7 +19,7 @@ rule search_quant:
         out=lambda w, output: os.path.dirname(output.policy),
     threads: config["threads"]
     resources:
-        gpu=search_gpus(config, "quant"),
+        gpu=gpu_request(config),
         mem_mb=config["resources"]["mem_mb"],
     conda:
         "../envs/eatnas.yaml"
