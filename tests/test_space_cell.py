@@ -152,11 +152,11 @@ def test_cell_output_concat_rule() -> None:
 
 
 def test_blocks_add_their_two_ops() -> None:
-    # one block = id(h1) + id(h1), every other block avg-pools; the output of the last cell is checked by hand
+    # block 1 = id(h1) + id(h1), the others avg-pool h0; no block reads another, so all 5 are concatenated
     geno = ((7, 1), (7, 1)) + ((3, 0), (3, 0)) * 4
     model = build_cell_network(geno, geno, CellTemplate("cifar", 4, 1, 4, 0.0), 10, 8, 3)
     cell = model.cells[0]
-    prev, cur = torch.randn(1, 4, 8, 8), torch.randn(1, 4, 8, 8)
+    cur = torch.randn(1, 4, 8, 8)
     cell.eval()
     with torch.no_grad():
         out = cell(None, cur)
@@ -166,7 +166,6 @@ def test_blocks_add_their_two_ops() -> None:
     assert torch.allclose(out[:, :4], 2 * h1)
     assert out.shape[1] == 4 * (len(nodes) + 1)
     assert torch.allclose(out[:, -4:], cur)  # identity h0 (stem width == F), appended last
-    del prev
 
 
 # --- grammar ----------------------------------------------------------------------------------------
