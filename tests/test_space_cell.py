@@ -326,7 +326,8 @@ def test_bad_options_raise(opts: dict, needle: str) -> None:
 
 
 def test_block_space_config_options_are_ignored_and_build_errors_named() -> None:
-    space = get_space("cell", width_multiplier=1.0, skip_mode="projection", filters=4, cells_per_stage=1)
+    space = get_space("cell", width_multiplier=1.0, skip_mode="projection", ops=["sep"], sepconv_skip=True,
+                      stem_stride=None, head_channels=1280, filters=4, cells_per_stage=1)
     assert space.describe()["filters"] == 4
     with pytest.raises(EatnasError, match="input_size"):
         space.cost(space.preset("renasnet"), BuildSpec(10, 0, 3))

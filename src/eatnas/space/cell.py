@@ -31,7 +31,9 @@ if TYPE_CHECKING:  # pragma: no cover
 NUM_PAIRS = 2 * NUM_BLOCKS
 TOKENS_PER_CELL = 2 * NUM_PAIRS
 # options of the block space's config section that the cell space ignores
-_FOREIGN_OPTIONS = frozenset({"name", "width_multiplier", "skip_mode", "stem_stride", "head_channels"})
+_FOREIGN_OPTIONS = frozenset(
+    {"name", "width_multiplier", "skip_mode", "stem_stride", "head_channels", "ops", "sepconv_skip"}
+)
 # template defaults: (filters, cells_per_stage)
 _DEFAULTS = {"cifar": (12, 1), "imagenet": (44, 4)}
 IMAGENET_STEM = 32
