@@ -164,12 +164,12 @@ class ControllerTrainer:
 
     def __init__(self, vocab_sizes: Sequence[int], *, embedding: int = 32, hidden: int = 64, lr: float = 3.5e-4,
                  entropy: float = 1e-4, baseline_decay: float = 0.9, steps: int = 1, reward_norm: str = "zscore",
-                 adv_clip: float = 3.0, seed: int = 0) -> None:
+                 adv_clip: float = 3.0, temperature: float = 1.0, seed: int = 0) -> None:
         if reward_norm not in ("none", "zscore", "rank"):
             raise ValueError(f"reward_norm {reward_norm!r}: choose none, zscore or rank")
         self.net = MutationController(vocab_sizes, embedding, hidden, seed)
         self.lr, self.entropy, self.decay, self.steps = float(lr), float(entropy), float(baseline_decay), int(steps)
-        self.reward_norm, self.adv_clip = reward_norm, float(adv_clip)
+        self.reward_norm, self.adv_clip, self.temperature = reward_norm, float(adv_clip), float(temperature)
         self.m = np.zeros_like(self.net.theta)
         self.v = np.zeros_like(self.net.theta)
         self.t = 0
@@ -186,9 +186,12 @@ class ControllerTrainer:
     def sample(self, tokens: Sequence[int], mask: np.ndarray, rng: np.random.Generator) -> tuple[int, int]:
         """Draw (position, value) from the masked policy using ``rng`` (reproducible)."""
         fw = self.net.forward(tokens, mask)
-        p_pos = np.where(fw["any_pos"], np.exp(fw["lp_pos"]), 0.0)
+        inv_t = 1.0 / self.temperature
+        lp = fw["lp_pos"]
+        p_pos = np.where(fw["any_pos"], np.exp(inv_t * (lp - lp.max())), 0.0)
         pos = int(rng.choice(len(p_pos), p=p_pos / p_pos.sum()))
-        p_val = np.where(mask[pos], np.exp(fw["lp_val"][pos]), 0.0)
+        lv = fw["lp_val"][pos]
+        p_val = np.where(mask[pos], np.exp(inv_t * (lv - lv.max())), 0.0)
         return pos, int(rng.choice(len(p_val), p=p_val / p_val.sum()))
 
     # --- learning -----------------------------------------------------------------------------

@@ -60,15 +60,18 @@ class RandomMutation(MutationStrategy):
 
 @STRATEGIES.register("rea")
 class AgingRandomMutation(RandomMutation):
-    """Regularised evolution (Real et al.): random mutation with removal of the oldest."""
+    """Regularised evolution (Real et al.): random mutation; run it with ``removal: oldest`` (aging).
+
+    The removal rule stays configurable (JASQ-style steady state = ``worst``); the NB201 benchmark
+    preset uses P=10, S=3, oldest.
+    """
 
     name = "rea"
-    removal = "oldest"
 
 
 CONTROLLER_DEFAULTS: dict[str, Any] = {
     "embedding": 32, "hidden": 64, "lr": 3.5e-4, "entropy": 1e-4, "baseline_decay": 0.9,
-    "steps": 1, "reward_norm": "zscore", "adv_clip": 3.0, "prefer_unseen": True,
+    "steps": 1, "reward_norm": "zscore", "adv_clip": 3.0, "prefer_unseen": True, "temperature": 1.0,
 }
 
 
