@@ -19,10 +19,13 @@ CFG = {"run": "r", "space": {"width_multiplier": 0.25, "head_channels": 16},
 
 def _history(folder, accs, space, rng):
     folder.mkdir(parents=True)
-    lines = [json.dumps({"arch": space.encode(space.sample(rng)), "accuracy": a, "status": "ok",
-                         "wall_time_s": 1.0 + i}) for i, a in enumerate(accs)]
+    lines = [json.dumps({"event": "header", "stage": folder.name})]
+    lines += [json.dumps({"event": "eval", "index": i, "arch": space.encode(space.sample(rng)), "status": "ok",
+                          "metrics": {"accuracy": a}, "fitness": a, "elapsed_s": 1.0 + i})
+              for i, a in enumerate(accs)]
+    lines.append(json.dumps({"event": "eval", "arch": "x", "status": "failed", "metrics": {}}))
     (folder / "history.jsonl").write_text("\n".join(lines) + "\n")
-    (folder / "best.json").write_text(json.dumps({"arch": json.loads(lines[0])["arch"]}))
+    (folder / "best.json").write_text(json.dumps({"best": {"arch": json.loads(lines[1])["arch"]}}))
 
 
 @pytest.fixture

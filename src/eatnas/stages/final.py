@@ -32,10 +32,12 @@ def final_dataset(cfg: Mapping[str, Any]):
 
 
 def best_architecture(search_dir: str | Path) -> str:
-    """The architecture string of ``search_dir/best.json``."""
+    """The architecture string of ``search_dir/best.json`` (top level or under ``best``)."""
     from eatnas.transfer.runs import read_best
 
-    arch = read_best(search_dir).get("arch")
+    data = read_best(search_dir)
+    best = data["best"] if isinstance(data.get("best"), dict) else data
+    arch = best.get("arch")
     if not isinstance(arch, str):
         raise EatnasError(f"{Path(search_dir) / 'best.json'}: no 'arch' string; rerun the search stage")
     return arch

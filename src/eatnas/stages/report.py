@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -18,8 +19,8 @@ from eatnas.config import load_config
 from eatnas.errors import EatnasError
 from eatnas.stages import plots
 from eatnas.transfer.compare import Point, compare_curves, plot_curves, population_curve
-from eatnas.transfer.runs import Evaluation, read_history
-from eatnas.utils.io import write_json_atomic, write_text_atomic
+from eatnas.transfer.runs import Evaluation
+from eatnas.utils.io import read_jsonl, write_json_atomic, write_text_atomic
 from eatnas.version import code_version
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,34 @@ def read_json(path: Path) -> dict[str, Any]:
         return json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise EatnasError(f"{path}: not valid JSON ({exc.msg}); rerun the stage that writes it") from None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def read_evaluations(folder: Path) -> list[Evaluation]:
+    """Successful evaluations of ``folder/history.jsonl`` in order: architecture searches (``event: eval``)
+    and the quant search (no ``event``) alike; headers and failed evaluations are skipped."""
+    path = folder / "history.jsonl"
+    if not path.is_file():
+        raise EatnasError(f"{path}: missing; run the stage that writes it before the report")
+    out: list[Evaluation] = []
+    for rec in read_jsonl(path):
+        if rec.get("event", "eval") != "eval" or rec.get("status") != "ok" or not isinstance(rec.get("arch"), str):
+            continue
+        metrics = rec.get("metrics") if isinstance(rec.get("metrics"), dict) else {}
+        acc = _number(metrics.get("accuracy"))
+        if acc is None:
+            continue
+        fit = _number(rec.get("fitness"))
+        out.append(Evaluation(len(out), rec["arch"], acc if fit is None else fit, acc,
+                              _number(rec.get("elapsed_s")) or 0.0, rec))
+    if not out:
+        raise EatnasError(f"{path}: no successful evaluation; rerun the stage that writes it")
+    return out
 
 
 def read_benchmark(path: Path) -> dict[str, float] | None:
@@ -94,7 +123,7 @@ def search_curve(cfg: Mapping[str, Any], section: str, evals: list[Evaluation]) 
 def stage_evaluations(stage: str, folder: Path, cfg: Mapping[str, Any]) -> int:
     """Candidate evaluations a stage spent (trainings for selection, offspring for transfer)."""
     if stage in ("search_small", "search_large", "search_large_scratch", "search_quant"):
-        return len(read_history(folder))
+        return len(read_evaluations(folder))
     if stage == "select_basic":
         return len(read_json(folder / "basic.json").get("candidates", [])) * int(cfg["select"]["seeds"])
     if stage == "transfer":
@@ -140,7 +169,7 @@ def run_report(config_path: str | Path, results_dir: str | Path, out_dir: str | 
     searches: dict[str, tuple[list[Evaluation], list[Point]]] = {}
     for stage, folder, section in STAGES:
         if section and stage in present:
-            evals = read_history(results / folder)
+            evals = read_evaluations(results / folder)
             searches[stage] = (evals, search_curve(cfg, section, evals))
     figures = {"search_progress": plots.plot_search_progress(searches, out / "search_progress.png")}
     comparison = None
