@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from eatnas.errors import EatnasError
-from eatnas.transfer.runs import Evaluation, read_best, read_history
+from eatnas.transfer.runs import Evaluation, best_arch, read_best, read_history, search_section
 from eatnas.utils.io import write_json_atomic, write_text_atomic
 from eatnas.version import code_version
 
@@ -68,13 +68,13 @@ def population_curve(evals: Sequence[Evaluation], population: int, removal: str 
 
 
 def search_settings(search_dir: str | Path, default_population: int = 8, default_removal: str = "oldest") -> tuple[int, str]:
-    """Population size and removal rule recorded by a search (``best.json`` config), else the defaults."""
-    best = read_best(search_dir)
-    stage = best.get("stage")
-    cfg = best.get("config") if isinstance(best.get("config"), dict) else {}
-    section = cfg.get(stage) if isinstance(stage, str) and isinstance(cfg.get(stage), dict) else None
-    section = section or cfg.get("search_large") or {}
-    return int(section.get("population", default_population)), str(section.get("removal", default_removal))
+    """Population size and removal rule a search ran with (its ``best.json`` config), else the defaults."""
+    section = search_section(read_best(search_dir))
+    removal = str(section.get("removal", default_removal))
+    fitness = section.get("fitness") if isinstance(section.get("fitness"), dict) else {}
+    if fitness.get("objective") == "jasq" and fitness.get("target") is None:
+        removal = "oldest"  # the engine removes the oldest while a JASQ target is being calibrated
+    return int(section.get("population", default_population)), removal
 
 
 def curve_for(search_dir: str | Path) -> list[Point]:
@@ -162,15 +162,6 @@ def plot_curves(curves: Mapping[str, Sequence[Sequence[Point]]], path: str | Pat
     return path
 
 
-def best_arch(search_dir: str | Path) -> str:
-    """The final architecture of a search (``best.json``)."""
-    best = read_best(search_dir)
-    arch = best.get("arch")
-    if not isinstance(arch, str):
-        raise EatnasError(f"{Path(search_dir) / 'best.json'}: no 'arch' string; rerun the search stage")
-    return arch
-
-
 def final_test_accuracies(cfg: Mapping[str, Any], search_dirs: Mapping[str, str | Path], *, epochs: float,
                           seed: int | None = None) -> dict[str, dict[str, Any]]:
     """Train each search's final architecture from scratch on the large dataset with identical settings."""
@@ -184,7 +175,7 @@ def final_test_accuracies(cfg: Mapping[str, Any], search_dirs: Mapping[str, str 
     out = {}
     for label, d in search_dirs.items():
         text = best_arch(d)
-        arch = decode_in_space(space, text, str(Path(d) / "best.json"))
+        arch = decode_in_space(space, text, str(Path(d) / "best.json"), read_best(d).get("space"))
         run_seed = derive_seed(seed, "final-compare")  # the same seed for every search
         seed_everything(run_seed)
         model = space.build(arch, task.spec)

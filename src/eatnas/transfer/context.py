@@ -9,14 +9,14 @@ import torch
 
 from eatnas.config import from_dict
 from eatnas.errors import ArchStringError, EatnasError
-from eatnas.space.base import Arch, BuildSpec, SearchSpace, get_space
+from eatnas.space.base import Arch, BuildSpec, SearchSpace
 
 
 def space_from_config(cfg: Mapping[str, Any]) -> SearchSpace:
-    """The configured search space with its build options."""
-    section = dict(cfg.get("space") or {})
-    name = section.pop("name", "block")
-    return get_space(name, **section)
+    """The configured search space, built exactly as the search stage builds it."""
+    from eatnas.search.stage import space_from_config as search_space
+
+    return search_space(cfg)[0]
 
 
 def decode_in_space(space: SearchSpace, text: str, source: str, recorded_space: str | None = None) -> Arch:

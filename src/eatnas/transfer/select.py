@@ -122,7 +122,7 @@ def select_basic(cfg: Mapping[str, Any], search_dir: str | Path, out_dir: str | 
     recorded = best.get("space") if isinstance(best.get("space"), str) else None
     chosen_top = top_k(space, history, scfg.top_k, str(search_dir / "history.jsonl"), recorded)
     task = load_task(cfg, "small", int(cfg.get("seed", 0)))
-    candidates = [Candidate(i, arch, text, fit) for i, (arch, text, fit) in enumerate(chosen_top)]
+    candidates = [Candidate(i + 1, arch, text, fit) for i, (arch, text, fit) in enumerate(chosen_top)]
     for cand in candidates:
         retrain(space, cand, task, epochs=scfg.epochs, seeds=scfg.seeds, base_seed=int(cfg.get("seed", 0)), cfg=cfg)
     winner = choose(candidates)

@@ -29,6 +29,7 @@ class TransferConfig:
     cost_metric / cost_target: optional cost ceiling at the target resolution (``None`` = no scaling).
     scale_steps: widths and depths are shifted by at most this many adjacent steps when scaling.
     evaluate_offspring: record each offspring's inherited validation accuracy (no training).
+    silence_new_shortcuts: zero the BN of shortcut branches an offspring has but its parent lacks.
     scratch_baseline: the workflow also runs the from-scratch large search.
     """
 
@@ -41,6 +42,7 @@ class TransferConfig:
     cost_target: float | None = None
     scale_steps: int = 3
     evaluate_offspring: bool = True
+    silence_new_shortcuts: bool = True
     scratch_baseline: bool = False
 
 

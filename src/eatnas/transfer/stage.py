@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from eatnas.errors import CheckpointError, EatnasError
 from eatnas.space.base import Arch, SearchSpace
 from eatnas.transfer.context import Task, decode_in_space, device_of, load_task, space_from_config, train_settings
-from eatnas.transfer.inherit import adapt_across_tasks
+from eatnas.transfer.inherit import adapt_across_tasks, silence_new_shortcuts
 from eatnas.transfer.offspring import generate_offspring
 from eatnas.transfer.scale import scale_to_target
 from eatnas.transfer.settings import transfer_config
@@ -53,7 +53,7 @@ def read_basic(basic_dir: str | Path, space: SearchSpace) -> tuple[Arch, dict[st
 
 
 def parent_model(space: SearchSpace, arch: Arch, task: Task, small_state: Mapping[str, Any],
-                 small_spec: Mapping[str, int]) -> tuple[Any, Any]:
+                 small_spec: Mapping[str, int], silence: bool = True) -> tuple[Any, Any]:
     """The basic architecture built for the large task, initialised from small-dataset weights."""
     from eatnas.train import inherit_weights
 
@@ -62,6 +62,8 @@ def parent_model(space: SearchSpace, arch: Arch, task: Task, small_state: Mappin
                                source_classes=int(small_spec["num_classes"]), target_classes=task.spec.num_classes,
                                source_channels=int(small_spec["in_channels"]), target_channels=task.spec.in_channels)
     report = inherit_weights(model, state)
+    if silence:
+        silence_new_shortcuts(model, report.initialised)
     return model, report
 
 
@@ -91,7 +93,8 @@ def run_transfer(cfg: Mapping[str, Any], basic_dir: str | Path, out_dir: str | P
     (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
 
     seed_everything(derive_seed(seed, "transfer", "parent"))
-    parent, parent_report = parent_model(space, scaled.arch, task, small_state, small_spec)
+    parent, parent_report = parent_model(space, scaled.arch, task, small_state, small_spec,
+                                         tcfg.silence_new_shortcuts)
     parent_metrics = train_model(parent, task.splits, epochs=tcfg.parent_epochs, cfg=train_settings(cfg),
                                  device=device, seed=derive_seed(seed, "transfer", "parent"), test=True)
     parent_str = space.encode(scaled.arch)
@@ -106,7 +109,10 @@ def run_transfer(cfg: Mapping[str, Any], basic_dir: str | Path, out_dir: str | P
     for i, child in enumerate(children):
         arch_str = space.encode(child.arch)
         model = space.build(child.arch, task.spec)
-        inherit = report_counts(inherit_weights(model, parent_state))
+        report = inherit_weights(model, parent_state)
+        inherit = report_counts(report)
+        if tcfg.silence_new_shortcuts:
+            inherit["silenced_shortcuts"] = len(silence_new_shortcuts(model, report.initialised))
         entry: dict[str, Any] = {"arch": arch_str, "checkpoint": str(out_dir / "checkpoints" / f"{i:03d}.pt"),
                                  "distance": child.distance, "moved": list(child.moved), "inherit_report": inherit}
         if tcfg.evaluate_offspring:
