@@ -146,8 +146,8 @@ def run(n: int, command: Sequence[str], lock_dir: str | None = None, timeout_s: 
     env["EATNAS_GPU_SOURCE"] = placement.source
     if n > len(placement.devices) and placement.source == "lock":
         print(f"gpu-run: asked for {n} GPU(s), only {len(placement.devices)} exist; using those", file=sys.stderr)
-    print(f"gpu-run: CUDA_VISIBLE_DEVICES={placement.visible!r} source={placement.source} pid={os.getpid()}",
-          file=sys.stderr, flush=True)
+    print(f"gpu-run: CUDA_VISIBLE_DEVICES={placement.visible!r} source={placement.source} pid={os.getpid()} "
+          f"start={time.time():.3f}", file=sys.stderr, flush=True)
     for fd in placement.fds:
         os.set_inheritable(fd, True)
     sys.stdout.flush()
