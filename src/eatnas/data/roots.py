@@ -21,9 +21,12 @@ def root_of(root: str | None) -> Path:
     return Path(root).expanduser() if root else default_root()
 
 
-def missing_data(name: str, wanted: str, looked_in: Iterable[Path], hint: str = "") -> DataError:
+def missing_data(name: str, wanted: str, looked_in: Iterable[Path], hint: str = "",
+                 downloadable: bool = True) -> DataError:
     """A one-line error naming what was looked for, where, and how to fix it."""
     places = ", ".join(repr(str(p)) for p in looked_in)
-    extra = f"{hint}, " if hint else ""
-    return DataError(f"dataset {name!r}: {wanted} not found in {places}; {extra}set the dataset's 'root' "
-                     f"to a directory holding it, or set 'download: true'")
+    fixes = ([hint] if hint else []) + ["set the dataset's 'root' to a directory holding it"]
+    if downloadable:
+        fixes.append("set 'download: true'")
+    fix = ", ".join(fixes[:-1]) + f" or {fixes[-1]}" if len(fixes) > 1 else fixes[0]
+    return DataError(f"dataset {name!r}: {wanted} not found in {places}; {fix}")

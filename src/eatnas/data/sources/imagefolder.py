@@ -75,7 +75,7 @@ def default_workers() -> int:
 def load_imagefolder(cfg: DatasetConfig, seed: int, device: torch.device | None) -> DataSplits:
     base = root_of(cfg.root)
     if not (base / "train").is_dir() or not (base / "val").is_dir():
-        raise missing_data("imagefolder", "the sub-folders 'train/' and 'val/'", [base])
+        raise missing_data("imagefolder", "the sub-folders 'train/' and 'val/'", [base], downloadable=False)
     classes, train_samples = scan(base / "train")
     test_classes, test_samples = scan(base / "val")
     if test_classes != classes:
