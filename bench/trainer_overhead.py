@@ -23,19 +23,10 @@ import torch
 import torch.nn.functional as F
 
 from eatnas.data import DatasetConfig, load_dataset
-from eatnas.data.splits import DataSplits, TensorSplit
+from eatnas.data.splits import TensorSplit
+from eatnas.data.synthetic import random_splits
 from eatnas.train import TrainConfig, train_model
 from eatnas.train.refnet import RefNet
-
-
-def cifar_sized(n: int = 4096, seed: int = 0) -> DataSplits:
-    """Random CIFAR-shaped uint8 images (3×32×32, 10 classes) held in memory."""
-    g = torch.Generator().manual_seed(seed)
-    images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
-    labels = torch.randint(0, 10, (n,), generator=g)
-    split = TensorSplit(images, labels, (0.49, 0.48, 0.45), (0.25, 0.24, 0.26))
-    small = split.take(torch.arange(256))
-    return DataSplits("cifar-sized", split, small, None, 10, 3, 32, tuple(map(str, range(10))))
 
 
 def baseline(model: torch.nn.Module, split: TensorSplit, cfg: TrainConfig, steps: int, seed: int) -> None:
@@ -85,7 +76,7 @@ def main() -> None:
         splits = load_dataset(DatasetConfig(name="digits", augment=False), seed=0)
         net = dict(widths=(16, 24), depths=(2, 2), kernels=(3, 3), strides=(1, 2))
     else:
-        splits = cifar_sized()
+        splits = random_splits(4096, 256)
         net = dict(widths=(16, 24, 32), depths=(1, 2, 2), kernels=(3, 3, 3), strides=(1, 2, 2))
     torch.manual_seed(0)
     initial = RefNet(splits.in_channels, splits.num_classes, **net)
