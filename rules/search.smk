@@ -1,5 +1,7 @@
 # Architecture searches. Only best.json (written last by the search) is declared: history.jsonl,
 # state/ snapshots and checkpoints/ must survive an interrupted job so that a rerun resumes.
+# eatnas.stages.resume keeps them when the job's inputs are unchanged and moves them to <out>.stale/
+# when the inputs changed (another config or offspring), so that the search then starts afresh.
 # Every heavy stage runs through `python -m eatnas.stages.gpus --gpus {resources.gpu} --`: it claims
 # free device ids, sets CUDA_VISIBLE_DEVICES and execs the stage command (see src/eatnas/stages/gpus.py).
 
@@ -23,7 +25,8 @@ rule search_small:
     conda:
         "../envs/eatnas.yaml"
     shell:
-        "python -m eatnas.stages.gpus --gpus {resources.gpu} -- python -m eatnas search --config {input.config} --stage search_small --out {params.out} > {log} 2>&1"
+        "python -m eatnas.stages.resume --out {params.out} {input} > {log} 2>&1 &&"
+        " python -m eatnas.stages.gpus --gpus {resources.gpu} -- python -m eatnas search --config {input.config} --stage search_small --out {params.out} >> {log} 2>&1"
 
 
 rule search_large:
@@ -46,8 +49,9 @@ rule search_large:
     conda:
         "../envs/eatnas.yaml"
     shell:
-        "python -m eatnas.stages.gpus --gpus {resources.gpu} -- python -m eatnas search --config {input.config} --stage search_large"
-        " --init {input.offspring} --out {params.out} > {log} 2>&1"
+        "python -m eatnas.stages.resume --out {params.out} {input} > {log} 2>&1 &&"
+        " python -m eatnas.stages.gpus --gpus {resources.gpu} -- python -m eatnas search --config {input.config} --stage search_large"
+        " --init {input.offspring} --out {params.out} >> {log} 2>&1"
 
 
 rule search_large_scratch:
@@ -69,5 +73,6 @@ rule search_large_scratch:
     conda:
         "../envs/eatnas.yaml"
     shell:
-        "python -m eatnas.stages.gpus --gpus {resources.gpu} -- python -m eatnas search --config {input.config} --stage search_large_scratch"
-        " --out {params.out} > {log} 2>&1"
+        "python -m eatnas.stages.resume --out {params.out} {input} > {log} 2>&1 &&"
+        " python -m eatnas.stages.gpus --gpus {resources.gpu} -- python -m eatnas search --config {input.config} --stage search_large_scratch"
+        " --out {params.out} >> {log} 2>&1"
