@@ -90,6 +90,8 @@ def test_adapt_wider_narrower_and_kernels():
     assert (keep_init[:2, 3:] == -7).all()
     small = adapt(torch.zeros(1, 2, 1, 1), parent, spatial_from=2)
     assert torch.equal(small, parent[:1, :2, 1:2, 1:2])               # leading channels, centre crop
+    dense_from_depthwise = adapt(torch.full((2, 3, 3, 3), -7.0), parent[:, :1], spatial_from=2)
+    assert (dense_from_depthwise[:, 1:] == -7).all()                  # in-dim 1 is not a widening
     vec = adapt(torch.zeros(5), torch.tensor([1.0, 2.0, 3.0]), None)
     assert vec.tolist() == [1.0, 2.0, 3.0, 0.0, 0.0]
 

@@ -170,3 +170,16 @@ def test_cuda_bf16_channels_last_training():
     m = train_model(model, splits, epochs=3, cfg=TrainConfig(batch_size=64, lr=0.1, amp=True, channels_last=True),
                     device="cuda", seed=0, test=True)
     assert next(model.parameters()).is_cuda and m.accuracy > 50
+
+
+def test_resolve_device():
+    from eatnas.errors import ConfigError
+    from eatnas.utils.device import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ConfigError, match="'tpu'"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA device"):
+            resolve_device("cuda")

@@ -64,8 +64,10 @@ def adapt(child: torch.Tensor, parent: torch.Tensor, spatial_from: int | None,
     """``child`` overwritten with ``parent`` where they overlap (leading channels, centred kernels).
 
     ``spatial_from`` is the first centre-aligned dimension (2 for conv kernels, ``None`` for none).
-    With ``zero_new_inputs``, a weight (``ndim >= 2``) whose input dimension (1) grew gets zeros in
-    the new input columns of its *inherited* output rows, so those outputs equal the parent's.
+    With ``zero_new_inputs``, a weight (``ndim >= 2``) whose input dimension (1) grew from more than
+    one channel gets zeros in the new input columns of its *inherited* output rows, so those outputs
+    equal the parent's. (An input dimension of 1 is a depthwise kernel or a one-channel image input:
+    there the new columns keep the child's initialisation.)
     """
     out = child.detach().clone()
     src, dst, pad_region = [], [], []
@@ -82,7 +84,7 @@ def adapt(child: torch.Tensor, parent: torch.Tensor, spatial_from: int | None,
             pad_region.append(slice(0, n))
     if spatial_from is not None and any(c > p for c, p in zip(child.shape[spatial_from:], parent.shape[spatial_from:])):
         out[tuple(pad_region)] = 0  # a larger kernel: the ring around the copied kernel starts at zero
-    if zero_new_inputs and child.dim() >= 2 and child.shape[1] > parent.shape[1]:
+    if zero_new_inputs and child.dim() >= 2 and 1 < parent.shape[1] < child.shape[1]:
         rows = slice(0, min(child.shape[0], parent.shape[0]))
         out[rows, parent.shape[1]:] = 0
     out[tuple(dst)] = parent[tuple(src)].to(dtype=out.dtype, device=out.device)
