@@ -1,5 +1,7 @@
 # Helpers shared by the rules (no rules here): config checks, paths, the GPU-placement prefix, targets.
 import copy
+import hashlib
+import json
 import os
 import sys
 from pathlib import Path
@@ -102,3 +104,29 @@ def scratch_plot_output():
             category="Search",
         )
     }
+
+
+# Config sections each stage's results depend on. A rule's `params.key` digests them: Snakemake reruns a
+# job when its key changes (params trigger), while the resolved config file itself is `ancient` so that
+# editing one section does not rerun every stage.
+STAGE_SECTIONS = {
+    "search_small": ["seed", "device", "space", "data.small", "train", "search_small"],
+    "select_basic": ["seed", "device", "space", "data.small", "train", "select"],
+    "transfer": ["seed", "device", "space", "data.large", "train", "transfer"],
+    "search_large": ["seed", "device", "space", "data.large", "train", "search_large"],
+    "search_large_scratch": ["seed", "device", "space", "data.large", "train", "search_large"],
+    "search_quant": ["seed", "device", "space", "data.large", "train", "quant"],
+    "final": ["seed", "device", "space", "data.large", "quant", "final"],
+}
+
+
+def config_key(cfg, stage):
+    """Short digest of the config sections ``stage`` depends on."""
+    sections = {}
+    for dotted in STAGE_SECTIONS[stage]:
+        node = cfg
+        for part in dotted.split("."):
+            node = node[part]
+        sections[dotted] = node
+    return hashlib.sha256(json.dumps(sections, sort_keys=True, default=str).encode()).hexdigest()[:16]
+

@@ -4,7 +4,7 @@
 rule final:
     """Train the best architecture from scratch, apply the bit policy, export, re-load and evaluate."""
     input:
-        config=RESOLVED_CONFIG,
+        config=ancient(RESOLVED_CONFIG),
         best=rules.search_large.output.best,
         policy=rules.search_quant.output.policy,
     output:
@@ -20,6 +20,7 @@ rule final:
     benchmark:
         f"{BENCH}/final.tsv"
     params:
+        key=config_key(config, "final"),
         search=lambda w, input: os.path.dirname(input.best),
         out=lambda w, output: os.path.dirname(output.metrics),
     threads: config["threads"]

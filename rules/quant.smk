@@ -4,7 +4,7 @@
 rule search_quant:
     """Per-layer bit-width policy search: Pareto front of accuracy vs model size."""
     input:
-        config=RESOLVED_CONFIG,
+        config=ancient(RESOLVED_CONFIG),
         best=rules.search_large.output.best,
     output:
         policy=f"{R}/quant/policy.json",
@@ -15,6 +15,7 @@ rule search_quant:
     benchmark:
         f"{BENCH}/search_quant.tsv"
     params:
+        key=config_key(config, "search_quant"),
         search=lambda w, input: os.path.dirname(input.best),
         out=lambda w, output: os.path.dirname(output.policy),
     threads: config["threads"]

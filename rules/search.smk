@@ -9,7 +9,7 @@
 rule search_small:
     """Evolutionary search on the small (proxy) dataset."""
     input:
-        config=RESOLVED_CONFIG,
+        config=ancient(RESOLVED_CONFIG),
     output:
         best=f"{R}/search_small/best.json",
     log:
@@ -17,6 +17,7 @@ rule search_small:
     benchmark:
         f"{BENCH}/search_small.tsv"
     params:
+        key=config_key(config, "search_small"),
         out=lambda w, output: os.path.dirname(output.best),
     threads: config["threads"]
     resources:
@@ -25,14 +26,14 @@ rule search_small:
     conda:
         "../envs/eatnas.yaml"
     shell:
-        "python -m eatnas.stages.resume --out {params.out} {input} > {log} 2>&1 &&"
+        "python -m eatnas.stages.resume --out {params.out} --key {params.key} > {log} 2>&1 &&"
         " python -m eatnas.stages.gpus --gpus {resources.gpu} -- python -m eatnas search --config {input.config} --stage search_small --out {params.out} >> {log} 2>&1"
 
 
 rule search_large:
     """Search on the large dataset, seeded with the elastic-transfer offspring."""
     input:
-        config=RESOLVED_CONFIG,
+        config=ancient(RESOLVED_CONFIG),
         offspring=f"{R}/transfer/offspring.json",
     output:
         best=f"{R}/search_large/best.json",
@@ -41,6 +42,7 @@ rule search_large:
     benchmark:
         f"{BENCH}/search_large.tsv"
     params:
+        key=config_key(config, "search_large"),
         out=lambda w, output: os.path.dirname(output.best),
     threads: config["threads"]
     resources:
@@ -49,7 +51,7 @@ rule search_large:
     conda:
         "../envs/eatnas.yaml"
     shell:
-        "python -m eatnas.stages.resume --out {params.out} {input} > {log} 2>&1 &&"
+        "python -m eatnas.stages.resume --out {params.out} --key {params.key} {input.offspring} > {log} 2>&1 &&"
         " python -m eatnas.stages.gpus --gpus {resources.gpu} -- python -m eatnas search --config {input.config} --stage search_large"
         " --init {input.offspring} --out {params.out} >> {log} 2>&1"
 
@@ -57,7 +59,7 @@ rule search_large:
 rule search_large_scratch:
     """Baseline: the same large-dataset search from a random population."""
     input:
-        config=RESOLVED_CONFIG,
+        config=ancient(RESOLVED_CONFIG),
     output:
         best=f"{R}/search_large_scratch/best.json",
     log:
@@ -65,6 +67,7 @@ rule search_large_scratch:
     benchmark:
         f"{BENCH}/search_large_scratch.tsv"
     params:
+        key=config_key(config, "search_large_scratch"),
         out=lambda w, output: os.path.dirname(output.best),
     threads: config["threads"]
     resources:
@@ -73,6 +76,6 @@ rule search_large_scratch:
     conda:
         "../envs/eatnas.yaml"
     shell:
-        "python -m eatnas.stages.resume --out {params.out} {input} > {log} 2>&1 &&"
+        "python -m eatnas.stages.resume --out {params.out} --key {params.key} > {log} 2>&1 &&"
         " python -m eatnas.stages.gpus --gpus {resources.gpu} -- python -m eatnas search --config {input.config} --stage search_large_scratch"
         " --out {params.out} >> {log} 2>&1"

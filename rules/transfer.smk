@@ -4,7 +4,7 @@
 rule select_basic:
     """Retrain the small search's top-k and choose the basic architecture."""
     input:
-        config=RESOLVED_CONFIG,
+        config=ancient(RESOLVED_CONFIG),
         best=rules.search_small.output.best,
     output:
         basic=f"{R}/select/basic.json",
@@ -15,6 +15,7 @@ rule select_basic:
     benchmark:
         f"{BENCH}/select_basic.tsv"
     params:
+        key=config_key(config, "select_basic"),
         search=lambda w, input: os.path.dirname(input.best),
         out=lambda w, output: os.path.dirname(output.basic),
     threads: config["threads"]
@@ -31,7 +32,7 @@ rule select_basic:
 rule transfer:
     """Offspring of the basic architecture for the large dataset, with inherited weights."""
     input:
-        config=RESOLVED_CONFIG,
+        config=ancient(RESOLVED_CONFIG),
         basic=rules.select_basic.output.basic,
         weights=rules.select_basic.output.weights,
     output:
@@ -42,6 +43,7 @@ rule transfer:
     benchmark:
         f"{BENCH}/transfer.tsv"
     params:
+        key=config_key(config, "transfer"),
         basic=lambda w, input: os.path.dirname(input.basic),
         out=lambda w, output: os.path.dirname(output.offspring),
     threads: config["threads"]

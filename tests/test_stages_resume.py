@@ -23,6 +23,9 @@ def test_resume_keeps_history_for_same_inputs_and_restarts_on_change(tmp_path):
     assert prepare(out, [cfg]) == "fresh"
     assert not (out / "history.jsonl").exists()
     assert (tmp_path / "search.stale" / "history.jsonl").is_file()
+    (out / "history.jsonl").write_text("{}\n")
+    assert prepare(out, [cfg], key="a") == "fresh"  # another config key
+    assert prepare(out, [cfg], key="a") == "resume"
 
 
 def test_unmarked_folder_is_moved_aside(tmp_path):
