@@ -3,7 +3,7 @@
 * ``select --config C --search DIR --out DIR``: basic-architecture selection.
 * ``transfer --config C --basic DIR --out DIR`` (mode ``run``, the default): scaling, parent
   training, offspring generation and inheritance.
-* ``transfer compare --seeded DIR --scratch DIR --out DIR [--config C --final-epochs E]``:
+* ``transfer compare --seeded DIR --scratch DIR --out DIR [--transfer DIR] [--config C --final-epochs E]``:
   seeded-vs-scratch large-search comparison (table, JSON and curve plot); with ``--final-epochs``
   both final architectures are also trained identically and their test accuracies reported.
 """
@@ -65,13 +65,15 @@ def _cmd_transfer(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     if not (args.seeded and args.scratch and args.out):
         raise EatnasError("transfer compare: pass --seeded DIR --scratch DIR --out DIR")
-    from eatnas.transfer.compare import compare_searches, final_test_accuracies
+    from eatnas.transfer.compare import compare_searches, final_test_accuracies, transfer_time
 
     final = None
     if args.final_epochs is not None:
         cfg = _config(args)
         final = final_test_accuracies(cfg, {"seeded": args.seeded, "scratch": args.scratch}, epochs=args.final_epochs)
-    table = compare_searches(args.seeded, args.scratch, args.out, final=final)
+    offset = transfer_time(args.transfer) if args.transfer else 0.0
+    table = compare_searches(args.seeded, args.scratch, args.out, final=final, seeded_time_offset_s=offset,
+                             config=_config(args) if args.config else None)
     print(json.dumps(table["summary"], indent=2))
     return 0
 
@@ -92,6 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--out", help="output directory")
     t.add_argument("--seeded", help="compare: search directory seeded from offspring")
     t.add_argument("--scratch", help="compare: search directory started from a random population")
+    t.add_argument("--transfer", help="compare: transfer directory; its wall time is charged to the seeded search")
     t.add_argument("--final-epochs", type=float, help="compare: train both final architectures this long "
                                                        "(same seed and settings) and report test accuracy")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override (repeatable)")

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -165,9 +166,11 @@ def plot_curves(curves: Mapping[str, Sequence[Sequence[Point]]], path: str | Pat
 def final_test_accuracies(cfg: Mapping[str, Any], search_dirs: Mapping[str, str | Path], *, epochs: float,
                           seed: int | None = None) -> dict[str, dict[str, Any]]:
     """Train each search's final architecture from scratch on the large dataset with identical settings."""
+    import torch
+
     from eatnas.train import train_model
     from eatnas.transfer.context import decode_in_space, device_of, load_task, space_from_config, train_settings
-    from eatnas.utils.seed import derive_seed, seed_everything
+    from eatnas.utils.seed import derive_seed
 
     seed = int(cfg.get("seed", 0)) if seed is None else seed
     space = space_from_config(cfg)
@@ -177,7 +180,7 @@ def final_test_accuracies(cfg: Mapping[str, Any], search_dirs: Mapping[str, str 
         text = best_arch(d)
         arch = decode_in_space(space, text, str(Path(d) / "best.json"), read_best(d).get("space"))
         run_seed = derive_seed(seed, "final-compare")  # the same seed for every search
-        seed_everything(run_seed)
+        torch.manual_seed(run_seed)  # weight initialisation; train_model seeds the rest
         model = space.build(arch, task.spec)
         m = train_model(model, task.splits, epochs=epochs, cfg=train_settings(cfg), device=device_of(cfg),
                         seed=run_seed, test=True)
@@ -195,14 +198,30 @@ def _csv(rows: Sequence[Mapping[str, Any]]) -> str:
     return buf.getvalue()
 
 
+def shifted(points: Sequence[Point], offset_s: float) -> list[Point]:
+    """``points`` with ``offset_s`` added to every wall time (e.g. the transfer stage's cost)."""
+    return [replace(p, wall_time_s=p.wall_time_s + offset_s) for p in points]
+
+
+def transfer_time(transfer_dir: str | Path) -> float:
+    """Wall time of the transfer stage (parent training + inheritance) from its ``offspring.json``."""
+    path = Path(transfer_dir) / "offspring.json"
+    try:
+        return float(json.loads(path.read_text())["wall_time_s"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise EatnasError(f"{path}: missing or without 'wall_time_s'; rerun `eatnas transfer`") from None
+
+
 def compare_searches(seeded_dir: str | Path, scratch_dir: str | Path, out_dir: str | Path, *,
                      final: Mapping[str, Mapping[str, Any]] | None = None,
-                     config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                     config: Mapping[str, Any] | None = None, seeded_time_offset_s: float = 0.0) -> dict[str, Any]:
     """Write ``compare.json``, ``compare.csv`` and ``population_quality.png`` into ``out_dir``; return the table.
 
     ``final`` (optional) maps ``seeded``/``scratch`` to final-training results (``test_accuracy``, ...).
+    ``seeded_time_offset_s`` is charged to the seeded search's wall time (the transfer stage's cost).
     """
-    seeded, scratch = curve_for(seeded_dir), curve_for(scratch_dir)
+    seeded = shifted(curve_for(seeded_dir), seeded_time_offset_s)
+    scratch = curve_for(scratch_dir)
     table = compare_curves(seeded, scratch)
     summary: dict[str, Any] = {
         "evaluations": min(len(seeded), len(scratch)),
@@ -212,6 +231,7 @@ def compare_searches(seeded_dir: str | Path, scratch_dir: str | Path, out_dir: s
         "seeded_mean_above_every_evaluation": table["seeded_mean_above_every_evaluation"],
         "seeded_mean_above_every_time": table["seeded_mean_above_every_time"],
         "seeded_arch": best_arch(seeded_dir), "scratch_arch": best_arch(scratch_dir),
+        "seeded_time_offset_s": seeded_time_offset_s,
     }
     if final:
         for label in ("seeded", "scratch"):

@@ -74,13 +74,14 @@ def top_k(space: SearchSpace, history: list[Evaluation], k: int, source: str,
 def retrain(space: SearchSpace, cand: Candidate, task: Task, *, epochs: float, seeds: int, base_seed: int,
             cfg: Mapping[str, Any]) -> None:
     """Train ``cand`` from scratch ``seeds`` times on ``task``; keep the best seed's weights."""
+    import torch
+
     from eatnas.train import train_model
-    from eatnas.utils.seed import seed_everything
 
     tcfg, device = train_settings(cfg), device_of(cfg)
     for s in range(seeds):
         seed = derive_seed(base_seed, "select", space.canonical_key(cand.arch), s)
-        seed_everything(seed)
+        torch.manual_seed(seed)  # weight initialisation; train_model seeds the rest
         model = space.build(cand.arch, task.spec)
         metrics = train_model(model, task.splits, epochs=epochs, cfg=tcfg, device=device, seed=seed, test=True)
         cand.seeds.append(seed)

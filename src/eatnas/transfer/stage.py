@@ -10,8 +10,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any, Mapping
+
+import torch
 
 from eatnas.errors import CheckpointError, EatnasError
 from eatnas.space.base import Arch, SearchSpace
@@ -21,7 +24,7 @@ from eatnas.transfer.offspring import generate_offspring
 from eatnas.transfer.scale import scale_to_target
 from eatnas.transfer.settings import transfer_config
 from eatnas.utils.io import write_json_atomic
-from eatnas.utils.seed import derive_seed, seed_everything
+from eatnas.utils.seed import derive_seed
 from eatnas.version import code_version
 
 log = logging.getLogger(__name__)
@@ -80,6 +83,7 @@ def run_transfer(cfg: Mapping[str, Any], basic_dir: str | Path, out_dir: str | P
     """Run the transfer stage; returns the ``offspring.json`` content."""
     from eatnas.train import evaluate, inherit_weights, save_checkpoint, train_model
 
+    start = time.perf_counter()
     tcfg = transfer_config(cfg)
     seed = int(cfg.get("seed", 0))
     space = space_from_config(cfg)
@@ -92,7 +96,7 @@ def run_transfer(cfg: Mapping[str, Any], basic_dir: str | Path, out_dir: str | P
     out_dir = Path(out_dir)
     (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
 
-    seed_everything(derive_seed(seed, "transfer", "parent"))
+    torch.manual_seed(derive_seed(seed, "transfer", "parent"))  # weight initialisation; train_model seeds the rest
     parent, parent_report = parent_model(space, scaled.arch, task, small_state, small_spec,
                                          tcfg.silence_new_shortcuts)
     parent_metrics = train_model(parent, task.splits, epochs=tcfg.parent_epochs, cfg=train_settings(cfg),
@@ -133,6 +137,7 @@ def run_transfer(cfg: Mapping[str, Any], basic_dir: str | Path, out_dir: str | P
         "parent": {"checkpoint": str(out_dir / "parent.pt"), "metrics": parent_metrics.to_dict(),
                    "inherit_report": report_counts(parent_report)},
         "offspring": entries,
+        "wall_time_s": time.perf_counter() - start,
         "config": dict(cfg),
         "code_version": code_version(),
     }

@@ -1,0 +1,188 @@
+"""Elastic transfer vs search from scratch: digits -> Fashion-MNIST (subset), several seeds, on this CPU.
+
+Per seed, the pipeline's own commands run in order (each skipped when its output exists, so an
+interrupted run resumes):
+
+    eatnas search   --stage search_small          (digits)
+    eatnas select                                   (top-k retrained, basic architecture)
+    eatnas transfer                                 (parent on Fashion-MNIST, offspring + inherited weights)
+    eatnas search   --stage search_large --init offspring.json
+    eatnas search   --stage search_large_scratch    (same budget and settings, random population)
+    eatnas transfer compare --final-epochs E        (identical final training of both best architectures)
+
+Then it prints population quality (mean validation accuracy of the population, mean ± std over
+seeds) against evaluations and against wall time (the transfer stage's time is charged to the
+seeded search), the final test accuracies, and writes ``OUT/transfer_vs_scratch.png`` and
+``OUT/summary.json``.
+
+    .venv/bin/python bench/transfer_vs_scratch.py                 # 3 seeds, ~20-30 min on 2 cores
+    .venv/bin/python bench/transfer_vs_scratch.py --seeds 0 --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from eatnas.transfer.compare import Point, curve_for, plot_curves, shifted, transfer_time, value_at_time
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def config(seed: int, quick: bool) -> dict:
+    """The bench config: small networks and budgets so that one candidate takes seconds."""
+    evals = 6 if quick else 10
+    return {
+        "run": f"bench-transfer-{seed}", "seed": seed, "device": "cpu", "threads": 1,
+        "space": {"name": "block", "width_multiplier": 0.5, "head_channels": 64},
+        "data": {"small": {"name": "digits"},
+                 "large": {"name": "fashion_mnist", "subset_fraction": 0.05, "resolution": 14}},
+        "train": {"batch_size": 64, "lr": 0.1},
+        "search_small": {"strategy": "rea", "population": 5, "sample": 2, "evaluations": 6 if quick else 10,
+                         "init_epochs": 2, "child_epochs": 1},
+        "select": {"top_k": 2, "seeds": 2, "epochs": 3 if quick else 4},
+        "transfer": {"population": 5, "move_probability": 0.1, "max_distance": 3, "parent_epochs": 1},
+        "search_large": {"strategy": "rea", "population": 5, "sample": 2, "evaluations": evals,
+                         "init_epochs": 1, "child_epochs": 1},
+    }
+
+
+def run(cmd: list[str], log: Path) -> float:
+    """Run one pipeline command (output to ``log``); return its wall time; exit on failure."""
+    start = time.perf_counter()
+    with log.open("a") as fh:
+        fh.write(f"\n$ {' '.join(cmd)}\n")
+        fh.flush()
+        proc = subprocess.run([sys.executable, "-m", "eatnas", *cmd], cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        sys.exit(f"command failed (rc {proc.returncode}): eatnas {' '.join(cmd)}; see {log}")
+    return time.perf_counter() - start
+
+
+def pipeline(seed: int, out: Path, quick: bool, final_epochs: float) -> dict:
+    """All stages for one seed; returns stage wall times."""
+    d = out / f"seed{seed}"
+    d.mkdir(parents=True, exist_ok=True)
+    cfg_path = d / "config.yaml"
+    cfg_path.write_text(yaml.safe_dump(config(seed, quick), sort_keys=False))
+    log = d / "log.txt"
+    c = ["--config", str(cfg_path)]
+    steps = [
+        ("search_small", d / "search_small/best.json",
+         ["search", *c, "--stage", "search_small", "--out", str(d / "search_small")]),
+        ("select", d / "select/basic.json", ["select", *c, "--search", str(d / "search_small"), "--out", str(d / "select")]),
+        ("transfer", d / "transfer/offspring.json", ["transfer", *c, "--basic", str(d / "select"), "--out", str(d / "transfer")]),
+        ("search_large", d / "search_large/best.json",
+         ["search", *c, "--stage", "search_large", "--init", str(d / "transfer/offspring.json"), "--out", str(d / "search_large")]),
+        ("search_large_scratch", d / "search_large_scratch/best.json",
+         ["search", *c, "--stage", "search_large_scratch", "--out", str(d / "search_large_scratch")]),
+        ("compare", d / "compare/compare.json",
+         ["transfer", "compare", *c, "--seeded", str(d / "search_large"), "--scratch", str(d / "search_large_scratch"),
+          "--transfer", str(d / "transfer"), "--final-epochs", str(final_epochs), "--out", str(d / "compare")]),
+    ]
+    times = {}
+    for name, marker, cmd in steps:
+        if marker.exists():
+            times[name] = None
+            continue
+        times[name] = run(cmd, log)
+        print(f"  seed {seed}: {name} {times[name]:.0f}s", flush=True)
+    return times
+
+
+def mean_std(values: list[float]) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "n/a"
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):6.2f} ± {sd:5.2f}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--out", type=Path, default=ROOT / "results/bench/transfer_vs_scratch")
+    ap.add_argument("--quick", action="store_true", help="smaller budgets (a smoke run)")
+    ap.add_argument("--final-epochs", type=float, default=None, help="final training epochs (default 4; quick 1)")
+    args = ap.parse_args()
+    final_epochs = args.final_epochs if args.final_epochs is not None else (1 if args.quick else 4)
+    args.out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    for seed in args.seeds:
+        print(f"seed {seed}", flush=True)
+        pipeline(seed, args.out, args.quick, final_epochs)
+
+    seeded: list[list[Point]] = []
+    scratch: list[list[Point]] = []
+    finals = []
+    for seed in args.seeds:
+        d = args.out / f"seed{seed}"
+        seeded.append(shifted(curve_for(d / "search_large"), transfer_time(d / "transfer")))
+        scratch.append(curve_for(d / "search_large_scratch"))
+        finals.append(json.loads((d / "compare/compare.json").read_text()))
+
+    n = min(len(r) for r in seeded + scratch)
+    print(f"\nPopulation quality (validation accuracy %, mean ± std over {len(args.seeds)} seeds)")
+    print(f"{'evals':>5} | {'seeded mean':>15} | {'scratch mean':>15} | {'seeded best':>15} | {'scratch best':>15}")
+    rows_eval = []
+    for i in range(n):
+        row = [[r[i].mean_accuracy for r in seeded], [r[i].mean_accuracy for r in scratch],
+               [r[i].best_accuracy for r in seeded], [r[i].best_accuracy for r in scratch]]
+        rows_eval.append({"evaluations": i + 1, "seeded_mean": row[0], "scratch_mean": row[1],
+                          "seeded_best": row[2], "scratch_best": row[3]})
+        print(f"{i + 1:>5} | " + " | ".join(f"{mean_std(v):>15}" for v in row))
+    above_eval = [all(s[i].mean_accuracy > c[i].mean_accuracy for i in range(n)) for s, c in zip(seeded, scratch)]
+
+    # wall-time grid per seed: fractions of the shorter search (transfer time charged to the seeded one)
+    fractions = (0.1, 0.25, 0.5, 0.75, 1.0)
+    print("\nPopulation mean accuracy against wall time (fraction of the shorter search, per seed)")
+    print(f"{'frac':>5} | {'time s':>15} | {'seeded mean':>15} | {'scratch mean':>15}")
+    rows_time, above_time = [], []
+    per_seed_ok = [True] * len(seeded)
+    for f in fractions:
+        ts, sv, cv = [], [], []
+        for k, (s, c) in enumerate(zip(seeded, scratch)):
+            t = f * min(s[-1].wall_time_s, c[-1].wall_time_s)
+            a, b = value_at_time(s, t, "mean_accuracy"), value_at_time(c, t, "mean_accuracy")
+            ts.append(t)
+            sv.append(a)
+            cv.append(b)
+            if a is None or (b is not None and a <= b):
+                per_seed_ok[k] = False
+        rows_time.append({"fraction": f, "time_s": ts, "seeded_mean": sv, "scratch_mean": cv})
+        print(f"{f:>5} | {mean_std(ts):>15} | {mean_std(sv):>15} | {mean_std(cv):>15}")
+    above_time = per_seed_ok
+
+    st = [f["summary"].get("seeded_final_test_accuracy") for f in finals]
+    ct = [f["summary"].get("scratch_final_test_accuracy") for f in finals]
+    print(f"\nFinal test accuracy after identical training ({final_epochs:g} epochs on the same subset):")
+    print(f"  seeded  {mean_std(st)}   per seed {st}")
+    print(f"  scratch {mean_std(ct)}   per seed {ct}")
+    print(f"seeded mean above scratch at every evaluation: {above_eval}; at every time point: {above_time}")
+    st_ok = [s for s in st if s is not None]
+    ct_ok = [c for c in ct if c is not None]
+    final_ok = bool(st_ok and ct_ok) and statistics.fmean(st_ok) >= statistics.fmean(ct_ok)
+    print(f"final test accuracy seeded >= scratch (mean over seeds): {final_ok}")
+
+    plot = plot_curves({"seeded (elastic transfer)": seeded, "from scratch": scratch},
+                       args.out / "transfer_vs_scratch.png",
+                       f"digits -> Fashion-MNIST subset, {len(args.seeds)} seeds")
+    summary = {"seeds": args.seeds, "by_evaluations": rows_eval, "by_wall_time": rows_time,
+               "seeded_above_every_evaluation": above_eval, "seeded_above_every_time": above_time,
+               "final_test_accuracy": {"seeded": st, "scratch": ct, "epochs": final_epochs},
+               "final_seeded_at_least_scratch": final_ok, "plot": str(plot),
+               "bench_wall_time_s": time.perf_counter() - start}
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"plot: {plot}\nsummary: {args.out / 'summary.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
