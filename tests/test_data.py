@@ -273,3 +273,14 @@ def test_cli_info_missing_root_is_one_line(tmp_path, capsys):
     assert main(["data", "info", "cifar100", "--root", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(tmp_path / "x") in err[0]
+
+
+def test_uint8_normalisation_matches_the_augmented_path():
+    images = torch.randint(0, 256, (6, 3, 4, 4), dtype=torch.uint8)
+    split = TensorSplit(images, torch.arange(6), (0.5, 0.4, 0.3), (0.2, 0.25, 0.3))
+    idx = torch.tensor([4, 1])
+    plain, y = split.batch(idx)
+    expected = (images[idx].float() / 255 - torch.tensor([0.5, 0.4, 0.3]).view(1, 3, 1, 1)) \
+        / torch.tensor([0.2, 0.25, 0.3]).view(1, 3, 1, 1)
+    assert torch.allclose(plain, expected, atol=1e-5) and y.tolist() == [4, 1]
+    assert torch.allclose(split.normalise(split.raw(idx)), expected, atol=1e-5)
