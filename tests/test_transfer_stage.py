@@ -122,3 +122,10 @@ def test_cost_target_scales_before_training(select_dir, tmp_path) -> None:
     assert result["scaling"]["macs"] <= full * 0.7
     assert result["basic"] != BASIC and result["basic_small"] == BASIC
     assert result["parent"]["inherit_report"]["adapted"] > 0
+
+
+def test_impossible_offspring_setting_fails_before_training(select_dir, tmp_path) -> None:
+    cfg = _cfg(**{"transfer.population": 500, "transfer.max_distance": 1, "transfer.max_tries": 200})
+    with pytest.raises(EatnasError, match=r"transfer\.population=500"):
+        run_transfer(cfg, select_dir, tmp_path / "out")
+    assert not (tmp_path / "out" / "parent.pt").exists()

@@ -92,6 +92,9 @@ def run_transfer(cfg: Mapping[str, Any], basic_dir: str | Path, out_dir: str | P
     device = device_of(cfg)
     scaled = scale_to_target(space, basic, task.spec, metric=tcfg.cost_metric, target=tcfg.cost_target,
                              max_steps=tcfg.scale_steps)
+    # generated before any training so that an impossible setting fails fast
+    children = generate_offspring(space, scaled.arch, tcfg.population, move_probability=tcfg.move_probability,
+                                  max_distance=tcfg.max_distance, max_tries=tcfg.max_tries, seed=seed)
     small_spec = info.get("small_spec") or {"num_classes": task.spec.num_classes, "in_channels": task.spec.in_channels}
     out_dir = Path(out_dir)
     (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -107,8 +110,6 @@ def run_transfer(cfg: Mapping[str, Any], basic_dir: str | Path, out_dir: str | P
                            "inherit_report": report_counts(parent_report)})
     parent_state = {k: v.detach().cpu() for k, v in parent.state_dict().items()}
 
-    children = generate_offspring(space, scaled.arch, tcfg.population, move_probability=tcfg.move_probability,
-                                  max_distance=tcfg.max_distance, max_tries=tcfg.max_tries, seed=seed)
     entries = []
     for i, child in enumerate(children):
         arch_str = space.encode(child.arch)
