@@ -91,3 +91,29 @@ def test_bad_target_in_config(tmp_path, capsys):
     assert main(["quant", "search", "--config", str(tmp_path / "c.yaml"), "--net", "block:tiny",
                  "--out", str(tmp_path / "o")]) == 2
     assert "target_mb" in capsys.readouterr().err
+
+
+def test_prepare_model_from_search_dir(tmp_path):
+    """``--search DIR``: best.json's architecture is rebuilt and its checkpoint loaded."""
+    import types
+
+    import torch
+
+    from eatnas.config import load_config
+    from eatnas.quant.stage import prepare_model
+    from eatnas.space.base import BuildSpec, get_space
+    from eatnas.train.checkpoint import save_checkpoint
+
+    space = get_space("block")
+    arch = space.encode(space.preset("tiny"))
+    trained = space.build(space.preset("tiny"), BuildSpec(10, 8, 1))
+    save_checkpoint(tmp_path / "checkpoints" / "c3.pt", trained, arch=arch)
+    (tmp_path / "best.json").write_text(json.dumps({"best": {"arch": arch, "checkpoint": "checkpoints/c3.pt"}}))
+    splits = types.SimpleNamespace(num_classes=10, resolution=8, in_channels=1)
+    model, meta = prepare_model(load_config(), splits, str(tmp_path), None, None, "cpu")
+    assert meta["net"] == f"block:{arch}"
+    for k, v in trained.state_dict().items():
+        assert torch.equal(model.state_dict()[k], v)
+    (tmp_path / "best.json").write_text(json.dumps({"best": {"checkpoint": "x.pt"}}))
+    with pytest.raises(Exception, match="no 'arch' string"):
+        prepare_model(load_config(), splits, str(tmp_path), None, None, "cpu")

@@ -113,7 +113,12 @@ class QuantSpace(_BitGenes, SearchSpace):
         (Pass ``unit_names`` to skip this when the units are known.)
         """
         rng = random.Random(seed)
-        archs = [self.base.preset(p) for p in self.base.presets]
+        archs = []
+        for p in self.base.presets:
+            try:
+                archs.append(self.base.preset(p))
+            except EatnasError:  # a preset outside a restricted space
+                continue
         archs += [self.base.sample(rng) for _ in range(_REFERENCE_SAMPLES)]
         spec = BuildSpec(num_classes=2, input_size=8, in_channels=1)
         found: dict[str, None] = {}
