@@ -90,3 +90,17 @@ def test_select_writes_basic_with_best_mean(tmp_path) -> None:
     model = space.build(space.decode(info["arch"]), BuildSpec(10, 8, 1))
     model.load_state_dict(ckpt["model"])  # the weights match the chosen architecture at the small spec
     assert info["small_spec"] == {"num_classes": 10, "input_size": 8, "in_channels": 1, "dataset": "digits"}
+
+
+def test_choose_ignores_diverged_seeds_and_fails_when_all_diverged() -> None:
+    from eatnas.transfer.select import Candidate, candidates_csv, choose
+
+    a = Candidate(1, None, "a", 50.0, seeds=[1, 2], accuracies=[60.0, None], test_accuracies=[59.0, None])
+    b = Candidate(2, None, "b", 40.0, seeds=[1, 2], accuracies=[55.0, 58.0], test_accuracies=[50.0, 51.0])
+    assert a.mean_accuracy == 60.0 and choose([a, b]) is a
+    tie = Candidate(3, None, "c", 30.0, seeds=[1], accuracies=[60.0], test_accuracies=[None])
+    assert choose([tie, a]) is a                     # tie on the mean: the better search rank
+    assert "a,50.0000,60.0000,0.0000,60.0000,," in candidates_csv([a, b])
+    dead = Candidate(4, None, "d", 10.0, seeds=[1], accuracies=[None], test_accuracies=[None])
+    with pytest.raises(EatnasError, match="diverged; lower train.lr"):
+        choose([dead])

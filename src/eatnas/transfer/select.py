@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from eatnas.errors import EatnasError
 from eatnas.space.base import Arch, SearchSpace
 from eatnas.transfer.context import (
     Task, decode_in_space, device_of, load_task, space_from_config, train_settings,
@@ -39,23 +40,29 @@ class Candidate:
     arch_str: str
     search_fitness: float
     seeds: list[int] = field(default_factory=list)
-    accuracies: list[float] = field(default_factory=list)
+    accuracies: list[float | None] = field(default_factory=list)  # None = the run diverged
     test_accuracies: list[float | None] = field(default_factory=list)
     best_state: dict | None = None
     best_accuracy: float = float("-inf")
 
     @property
+    def finished(self) -> list[float]:
+        """Validation accuracies of the seeds that trained without diverging."""
+        return [a for a in self.accuracies if a is not None]
+
+    @property
     def mean_accuracy(self) -> float:
-        return statistics.fmean(self.accuracies)
+        return statistics.fmean(self.finished) if self.finished else float("-inf")
 
     @property
     def std_accuracy(self) -> float:
-        return statistics.pstdev(self.accuracies) if len(self.accuracies) > 1 else 0.0
+        return statistics.pstdev(self.finished) if len(self.finished) > 1 else 0.0
 
     def row(self) -> dict[str, Any]:
         return {"rank": self.rank, "arch": self.arch_str, "search_fitness": self.search_fitness,
                 "seeds": self.seeds, "val_accuracy": self.accuracies, "test_accuracy": self.test_accuracies,
-                "mean_val_accuracy": self.mean_accuracy, "std_val_accuracy": self.std_accuracy}
+                "mean_val_accuracy": self.mean_accuracy if self.finished else None,
+                "std_val_accuracy": self.std_accuracy}
 
 
 def top_k(space: SearchSpace, history: list[Evaluation], k: int, source: str,
@@ -76,15 +83,21 @@ def retrain(space: SearchSpace, cand: Candidate, task: Task, *, epochs: float, s
     """Train ``cand`` from scratch ``seeds`` times on ``task``; keep the best seed's weights."""
     import torch
 
-    from eatnas.train import train_model
+    from eatnas.train import TrainingDiverged, train_model
 
     tcfg, device = train_settings(cfg), device_of(cfg)
     for s in range(seeds):
         seed = derive_seed(base_seed, "select", space.canonical_key(cand.arch), s)
         torch.manual_seed(seed)  # weight initialisation; train_model seeds the rest
         model = space.build(cand.arch, task.spec)
-        metrics = train_model(model, task.splits, epochs=epochs, cfg=tcfg, device=device, seed=seed, test=True)
         cand.seeds.append(seed)
+        try:
+            metrics = train_model(model, task.splits, epochs=epochs, cfg=tcfg, device=device, seed=seed, test=True)
+        except TrainingDiverged as exc:
+            log.warning("select: rank %d seed %d diverged (%s); the seed is left out of its mean", cand.rank, s, exc)
+            cand.accuracies.append(None)
+            cand.test_accuracies.append(None)
+            continue
         cand.accuracies.append(float(metrics.accuracy))
         cand.test_accuracies.append(None if metrics.test_accuracy is None else float(metrics.test_accuracy))
         if metrics.accuracy > cand.best_accuracy:
@@ -95,19 +108,25 @@ def retrain(space: SearchSpace, cand: Candidate, task: Task, *, epochs: float, s
 
 def choose(candidates: list[Candidate]) -> Candidate:
     """Highest mean validation accuracy; ties go to the better search rank."""
-    return max(candidates, key=lambda c: (c.mean_accuracy, -c.rank))
+    trained = [c for c in candidates if c.finished]
+    if not trained:
+        raise EatnasError("select: every retraining run diverged; lower train.lr or raise train.grad_clip")
+    return max(trained, key=lambda c: (c.mean_accuracy, -c.rank))
 
 
 def candidates_csv(candidates: list[Candidate]) -> str:
     buf = io.StringIO()
     n = max(len(c.accuracies) for c in candidates)
+
+    def fmt(a: float | None) -> str:
+        return "" if a is None else f"{a:.4f}"
+
     writer = csv.writer(buf)
     writer.writerow(["rank", "arch", "search_fitness", "mean_val_accuracy", "std_val_accuracy",
                      *[f"val_accuracy_seed{i}" for i in range(n)], *[f"test_accuracy_seed{i}" for i in range(n)]])
     for c in candidates:
-        writer.writerow([c.rank, c.arch_str, f"{c.search_fitness:.4f}", f"{c.mean_accuracy:.4f}",
-                         f"{c.std_accuracy:.4f}", *[f"{a:.4f}" for a in c.accuracies],
-                         *["" if a is None else f"{a:.4f}" for a in c.test_accuracies]])
+        writer.writerow([c.rank, c.arch_str, fmt(c.search_fitness), fmt(c.mean_accuracy if c.finished else None),
+                         fmt(c.std_accuracy), *[fmt(a) for a in c.accuracies], *[fmt(a) for a in c.test_accuracies]])
     return buf.getvalue()
 
 
@@ -141,6 +160,7 @@ def select_basic(cfg: Mapping[str, Any], search_dir: str | Path, out_dir: str | 
         "mean_val_accuracy": winner.mean_accuracy,
         "std_val_accuracy": winner.std_accuracy,
         "best_seed": winner.seeds[winner.accuracies.index(winner.best_accuracy)],
+        "best_seed_val_accuracy": winner.best_accuracy,
         "small_spec": {"num_classes": task.spec.num_classes, "input_size": task.spec.input_size,
                        "in_channels": task.spec.in_channels, "dataset": task.splits.name},
         "search": str(search_dir),
