@@ -24,9 +24,10 @@ from eatnas.utils.seed import derive_seed
 PRESETS: dict[str, dict[str, Any]] = {
     "random": {"strategy": "random", "population": None, "sample": 1, "removal": "oldest"},
     "rea": {"strategy": "rea", "population": 10, "sample": 3, "removal": "oldest"},
-    "renas": {"strategy": "renas", "population": 10, "sample": 3, "removal": "oldest",
+    "renas": {"strategy": "renas", "population": 10, "sample": 3, "removal": "worst",
               "controller": {"embedding": 16, "hidden": 32, "lr": 0.01, "entropy": 1e-3, "baseline_decay": 0.9,
-                             "steps": 2, "reward_norm": "zscore", "adv_clip": 3.0, "prefer_unseen": True}},
+                             "steps": 2, "reward_norm": "zscore", "adv_clip": 3.0, "prefer_unseen": True,
+                             "temperature": 1.0}},
 }
 CURVE_POINTS = (10, 25, 50, 75, 100, 150, 200, 300, 500, 1000)
 

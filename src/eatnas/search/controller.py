@@ -21,38 +21,43 @@ import numpy as np
 from eatnas.errors import CheckpointError
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
-
-
 class MutationController:
-    """Parameters live in one flat vector ``theta``; named arrays are views into it."""
+    """Parameters live in one flat vector ``theta``; named arrays are views into it.
+
+    A token's input embedding is the sum of a (position, value) embedding and a value embedding
+    shared by all positions (value index ``v`` at any position), so that what is learned about a
+    value at one position transfers to the others.
+    """
 
     def __init__(self, vocab_sizes: Sequence[int], embedding: int = 32, hidden: int = 64, seed: int = 0) -> None:
         self.vocab_sizes = tuple(int(v) for v in vocab_sizes)
         self.L, self.V, self.E, self.H = len(self.vocab_sizes), max(self.vocab_sizes), int(embedding), int(hidden)
         self.offsets = np.concatenate([[0], np.cumsum(self.vocab_sizes)[:-1]]).astype(np.int64)
         E, H, V = self.E, self.H, self.V
-        self.shapes = {"emb": (sum(self.vocab_sizes), E),
+        self.shapes = {"emb": (sum(self.vocab_sizes), E), "emb_val": (V, E),
                        "wx_f": (E, 4 * H), "wh_f": (H, 4 * H), "b_f": (4 * H,),
                        "wx_b": (E, 4 * H), "wh_b": (H, 4 * H), "b_b": (4 * H,),
                        "w_pos": (2 * H,), "b_pos": (1,), "w_val": (2 * H, V), "b_val": (V,)}
         self.theta = np.zeros(sum(math.prod(s) for s in self.shapes.values()))
+        self._slices = {}
+        i = 0
+        for name, shape in self.shapes.items():
+            self._slices[name] = (i, i + math.prod(shape), shape)
+            i += math.prod(shape)
         self.p = self._views(self.theta)
+        # tanh(z * scale) gives all gates at once: sigmoid(z) = (1 + tanh(z / 2)) / 2 for i, f, o; tanh for g
+        self._gate_scale = np.full(4 * H, 0.5)
+        self._gate_scale[2 * H:3 * H] = 1.0
         rng = np.random.default_rng(seed)
         k = 1.0 / math.sqrt(H)
         self.p["emb"][:] = rng.normal(0.0, 1.0, self.shapes["emb"])
+        self.p["emb_val"][:] = rng.normal(0.0, 1.0, self.shapes["emb_val"])
         for name in ("wx_f", "wh_f", "b_f", "wx_b", "wh_b", "b_b"):
             self.p[name][:] = rng.uniform(-k, k, self.shapes[name])
         # heads start at zero: the initial policy is uniform over the allowed actions
 
     def _views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
-        out, i = {}, 0
-        for name, shape in self.shapes.items():
-            n = math.prod(shape)
-            out[name] = flat[i:i + n].reshape(shape)
-            i += n
-        return out
+        return {name: flat[a:b].reshape(shape) for name, (a, b, shape) in self._slices.items()}
 
     # --- forward ------------------------------------------------------------------------------
     def _lstm(self, X: np.ndarray, d: str) -> tuple[np.ndarray, list]:
@@ -62,9 +67,9 @@ class MutationController:
         h, c = np.zeros(H), np.zeros(H)
         hs, cache = np.empty((len(X), H)), []
         for t in range(len(X)):
-            z = Z[t] + h @ wh
-            s = _sigmoid(z)
-            i, f, o, g = s[:H], s[H:2 * H], s[3 * H:], np.tanh(z[2 * H:3 * H])
+            tz = np.tanh((Z[t] + h @ wh) * self._gate_scale)
+            s = 0.5 + 0.5 * tz
+            i, f, o, g = s[:H], s[H:2 * H], s[3 * H:], tz[2 * H:3 * H]
             c_new = f * c + i * g
             tc = np.tanh(c_new)
             cache.append((h, c, i, f, g, o, tc))
@@ -74,8 +79,9 @@ class MutationController:
 
     def forward(self, tokens: Sequence[int], mask: np.ndarray) -> dict[str, Any]:
         """Log-probabilities ``lp_pos`` (L,) and ``lp_val`` (L, V); masked entries are -inf."""
-        ids = np.asarray(tokens, dtype=np.int64) + self.offsets
-        X = self.p["emb"][ids]
+        toks = np.asarray(tokens, dtype=np.int64)
+        ids = toks + self.offsets
+        X = self.p["emb"][ids] + self.p["emb_val"][toks]
         hf, cf = self._lstm(X, "f")
         hb_rev, cb = self._lstm(X[::-1], "b")
         Hs = np.concatenate([hf, hb_rev[::-1]], axis=1)
@@ -84,7 +90,7 @@ class MutationController:
         any_pos = mask.any(1)
         lp_pos = _masked_log_softmax(pos_logits, any_pos)
         lp_val = _masked_log_softmax(val_logits, mask)
-        return {"ids": ids, "X": X, "cf": cf, "cb": cb, "Hs": Hs, "lp_pos": lp_pos, "lp_val": lp_val,
+        return {"ids": ids, "toks": toks, "X": X, "cf": cf, "cb": cb, "Hs": Hs, "lp_pos": lp_pos, "lp_val": lp_val,
                 "mask": mask, "any_pos": any_pos}
 
     # --- backward -----------------------------------------------------------------------------
@@ -116,7 +122,9 @@ class MutationController:
         dHs = np.outer(d_pos, self.p["w_pos"]) + d_val @ self.p["w_val"].T
         dX = self._lstm_back(fw["X"], fw["cf"], dHs[:, :self.H], "f", gp)
         dXb = self._lstm_back(fw["X"][::-1], fw["cb"], dHs[::-1, self.H:], "b", gp)
-        np.add.at(gp["emb"], fw["ids"], dX + dXb[::-1])
+        dX = dX + dXb[::-1]
+        np.add.at(gp["emb"], fw["ids"], dX)
+        np.add.at(gp["emb_val"], fw["toks"], dX)
         return grad
 
     def _lstm_back(self, X: np.ndarray, cache: list, dhs: np.ndarray, d: str, gp: dict) -> np.ndarray:
@@ -144,11 +152,10 @@ class MutationController:
 
 
 def _masked_log_softmax(logits: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    z = np.where(mask, logits, -np.inf)
-    m = z.max(axis=-1, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
+    """Log-softmax over the allowed entries; disallowed entries get about -1e30 (probability 0)."""
+    z = np.where(mask, logits, -1e30)
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
 def action_mask(vocab_sizes: Sequence[int], allowed: Sequence[tuple[int, int]]) -> np.ndarray:
