@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 from eatnas.data.augment import BatchAugment
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TensorSplit:
     """Images held as one tensor (``uint8`` in 0..255 or float in 0..1) plus labels, on one device.
 
@@ -78,7 +78,7 @@ class TensorSplit:
             yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LazySplit:
     """A split read from disk on the fly by a DataLoader (``dataset[i] -> (normalised image, label)``)."""
 
@@ -111,7 +111,7 @@ class LazySplit:
 Split = Union[TensorSplit, LazySplit]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DataSplits:
     """Train / validation / test splits of one dataset plus what a network needs to know about it.
 
