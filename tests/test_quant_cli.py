@@ -4,13 +4,24 @@ import csv
 import json
 
 import pytest
+import torch
 import yaml
 
 from eatnas.cli import main
 from eatnas.utils.io import read_jsonl
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One torch thread: much faster than two on a shared CPU (restored afterwards)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 CONFIG = {
-    "seed": 0, "device": "cpu",
+    "seed": 0, "device": "cpu", "threads": 1,
     "data": {"large": {"name": "digits"}},
     "train": {"lr": 0.1},
     "quant": {"net_epochs": 1, "granularity": "block", "bits": [2, 4, 8, 16, 32],
@@ -97,7 +108,6 @@ def test_prepare_model_from_search_dir(tmp_path):
     """``--search DIR``: best.json's architecture is rebuilt and its checkpoint loaded."""
     import types
 
-    import torch
 
     from eatnas.config import load_config
     from eatnas.quant.stage import prepare_model
