@@ -133,7 +133,7 @@ def run_search(config: str, out: str, search_dir: str | None = None, net: str | 
     model = model.to("cpu")
     acc_fn = _accuracy_fn(splits.val, "cpu", int(cfg["train"]["eval_batch_size"]))
     if qs.act_bits is not None:
-        acc_fn = _with_activation_quant(acc_fn, splits, qs.act_bits)
+        acc_fn = _with_activation_quant(acc_fn, splits, qs.act_bits, int(cfg["seed"]))
     out_dir = Path(out)
     space, result = run_policy_search(model, acc_fn, qs, out_dir, seed=derive_seed(cfg["seed"], "quant-search"))
     best = result.best()
@@ -167,25 +167,21 @@ def run_search(config: str, out: str, search_dir: str | None = None, net: str | 
     return summary
 
 
-def _with_activation_quant(acc_fn: Any, splits: Any, act_bits: int):
-    """Wrap an accuracy function so that the model's quantized layers also see fake-quantized inputs."""
-    calib = [splits.train.batch(torch.arange(i * 64, (i + 1) * 64)) for i in range(4)]
+def _with_activation_quant(acc_fn: Any, splits: Any, act_bits: int, seed: int):
+    """Wrap an accuracy function so that every conv/linear layer also sees fake-quantized inputs
+    (per-tensor, ranges calibrated on 4 training batches of 64 images)."""
+    from eatnas.train.batches import train_batches
+
+    calib = list(train_batches(splits, 64, 4, derive_seed(seed, "act-calibration"), torch.device("cpu")))
 
     def acc(model: nn.Module) -> float:
-        policy = {n: 8 for n in _quantized_layer_names(model)}
-        aq = ActivationQuantizer(model, policy, act_bits).calibrate(calib).enable()
+        aq = ActivationQuantizer(model, uniform_policy(model, 8), act_bits).calibrate(calib).enable()
         try:
             return acc_fn(model)
         finally:
             aq.disable()
 
     return acc
-
-
-def _quantized_layer_names(model: nn.Module) -> list[str]:
-    from eatnas.quant.policy import quantizable_layers
-
-    return quantizable_layers(model)
 
 
 def _finetune(model: nn.Module, policy: dict, splits: Any, qs: QuantSettings, cfg: Mapping[str, Any],
