@@ -67,7 +67,7 @@ def test_workflow_on_slurm_gives_each_gpu_job_its_own_device(cluster, tmp_path):
            "--default-resources", "slurm_partition=debug", "runtime=10", "mem_mb=1000",
            "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
            "--latency-wait", "5", "--jobs", "8", "--retries", "0"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=420, cwd=work)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=work)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     res = work / "results" / "slurm"
     for rel in ("search_small/best.json", "select/basic.json", "transfer/offspring.json", "search_large/best.json",
