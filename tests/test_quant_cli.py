@@ -52,6 +52,7 @@ def test_search_outputs(searched):
     assert set(summary["baselines"]) == {"uniform-2", "uniform-4", "uniform-8", "uniform-16", "float"}
     policy = json.loads((out / "policy.json").read_text())
     assert policy["arch"] == summary["arch"] and len(policy["layers"]) == 17
+    assert (out / "quantized.onnx").is_file() and summary["onnx"]["max_abs_diff"] < 1e-4
 
 
 def test_exported_model_reproduces_searched_accuracy(searched):

@@ -2,7 +2,8 @@
 
 ``quant search`` outputs (under ``--out``): ``history.jsonl`` (one line per evaluated policy),
 ``frontier.csv`` (every policy: label, accuracy, size, Pareto flag), ``policy.json`` (the best policy,
-one entry per layer), ``quantized.pt`` (its integer weights, see :mod:`eatnas.quant.export`) and
+one entry per layer), ``quantized.pt`` (its integer weights, see :mod:`eatnas.quant.export`),
+``quantized.onnx`` (float graph with the dequantized weights, checked with onnxruntime) and
 ``best.json`` (written last: marks completion).
 """
 
@@ -154,6 +155,7 @@ def run_search(config: str, out: str, search_dir: str | None = None, net: str | 
     extra = {"arch": best.task.arch, "net": meta, "metrics": metrics}
     write_policy_json(out_dir / "policy.json", model, policy, qs.scheme, extra)
     export_quantized(out_dir / "quantized.pt", final, policy, qs.scheme, meta={**meta, "policy_arch": best.task.arch})
+    onnx = _export_onnx(out_dir / "quantized.onnx", final, meta["spec"])
     baselines = {r["label"]: {"accuracy": r["accuracy"], "size_mb": r["size_mb"]} for r in rows
                  if r["label"].startswith("uniform") or r["label"] == "float"}
     front, hv = result.pareto()
@@ -161,10 +163,23 @@ def run_search(config: str, out: str, search_dir: str | None = None, net: str | 
 
     summary = {"arch": best.task.arch, "fitness": best.fitness, "metrics": metrics, "target_mb": result.fitness.target,
                "baselines": baselines, "float_size_mb": float_size_mb(model), "pareto": [r.task.arch for r in front],
-               "hypervolume": hv, "evaluations": result.evaluations, "net": meta, "config": cfg,
+               "hypervolume": hv, "evaluations": result.evaluations, "net": meta, "onnx": onnx, "config": cfg,
                "code_version": code_version()}
     write_json_atomic(out_dir / "best.json", summary)
     return summary
+
+
+def _export_onnx(path: Path, model: nn.Module, spec: Mapping[str, int]) -> dict | None:
+    """ONNX of the PTQ model checked with onnxruntime; ``None`` when onnx/onnxruntime are not installed."""
+    from eatnas.quant.export import export_onnx
+
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        log.warning("onnx/onnxruntime not installed (pip install '.[export]'): no %s", path.name)
+        return None
+    return export_onnx(path, model, (1, spec["in_channels"], spec["input_size"], spec["input_size"]))
 
 
 def _with_activation_quant(acc_fn: Any, splits: Any, act_bits: int, seed: int):
