@@ -106,15 +106,15 @@ def test_history_of_another_config_is_refused(tmp_path):
 
 DIGITS_CFG = {
     "seed": 2, "device": "cpu", "threads": 1,
-    "data": {"small": {"name": "digits", "val_fraction": 0.2, "subset_fraction": 0.5}},
-    "space": {"name": "block", "width_multiplier": 0.25, "head_channels": 16},
+    "data": {"small": {"name": "digits", "val_fraction": 0.2, "subset_fraction": 0.3}},
+    "space": {"name": "block", "width_multiplier": 0.25, "head_channels": 16, "ops": ["sep", "mb3"]},
     "train": {"batch_size": 32, "eval_batch_size": 1000, "lr": 0.1},
-    "search_small": {"strategy": "renas", "population": 3, "sample": 2, "evaluations": 7, "init_epochs": 0.5,
-                     "child_epochs": 0.3, "controller": {"embedding": 8, "hidden": 8}},
+    "search_small": {"strategy": "renas", "population": 2, "sample": 2, "evaluations": 6, "init_epochs": 0.3,
+                     "child_epochs": 0.2, "controller": {"embedding": 8, "hidden": 8}},
 }
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(600)
 def test_sigkilled_training_search_keeps_every_finished_evaluation(tmp_path):
     cfg = tmp_path / "digits.yaml"
     cfg.write_text(yaml.safe_dump(DIGITS_CFG))
@@ -124,9 +124,9 @@ def test_sigkilled_training_search_keeps_every_finished_evaluation(tmp_path):
     rng = random.Random(3)
     history = out / "history.jsonl"
     kept: list[dict] = []
-    for _ in range(3):
+    for _ in range(2):
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        target = len(kept) + rng.randint(1, 2)
+        target = len(kept) + 1
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
             if history.exists() and len(_evals(out)) >= target:
@@ -142,9 +142,9 @@ def test_sigkilled_training_search_keeps_every_finished_evaluation(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     lines = _evals(out)
     assert lines[: len(kept)] == kept
-    assert len(lines) == 7
-    assert len({r["index"] for r in lines}) == 7 and len({r["key"] for r in lines}) == 7  # nothing trained twice
+    assert len(lines) == 6
+    assert len({r["index"] for r in lines}) == 6 and len({r["key"] for r in lines}) == 6  # nothing trained twice
     best = json.loads((out / "best.json").read_text())
-    assert best["evaluations"] == 7 and best["best"]["arch"]
+    assert best["evaluations"] == 6 and best["best"]["arch"]
     children = [r for r in lines if not r["init"] and r["status"] == "ok"]
     assert children and all(r["metrics"]["from_checkpoint"] for r in children)  # fine-tuned from parents

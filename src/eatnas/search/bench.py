@@ -25,7 +25,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "random": {"strategy": "random", "population": None, "sample": 1, "removal": "oldest"},
     "rea": {"strategy": "rea", "population": 10, "sample": 3, "removal": "oldest"},
     "renas": {"strategy": "renas", "population": 10, "sample": 3, "removal": "worst",
-              "controller": {"embedding": 16, "hidden": 32, "lr": 0.01, "entropy": 1e-3, "baseline_decay": 0.9,
+              "controller": {"embedding": 16, "hidden": 32, "lr": 0.02, "entropy": 1e-3, "baseline_decay": 0.9,
                              "steps": 2, "reward_norm": "zscore", "adv_clip": 3.0, "prefer_unseen": True,
                              "temperature": 1.0}},
 }
@@ -118,6 +118,13 @@ def summarize(table: Any, strategy: str, queries: int, runs: int, seed: int, noi
         "repeats_mean": float(np.mean([o.repeats for o in outcomes])), "wall_time_s": wall,
         "anytime_test_mean": curve, "settings": preset,
     }
+
+
+def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Difference of mean test accuracy between two summaries and its standard error."""
+    se = math.sqrt(a["test_sem"] ** 2 + b["test_sem"] ** 2)
+    diff = a["test_mean"] - b["test_mean"]
+    return {"a": a["strategy"], "b": b["strategy"], "diff": diff, "se": se, "z": diff / se if se > 0 else math.inf}
 
 
 def format_summary(s: dict[str, Any]) -> str:

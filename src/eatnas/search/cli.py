@@ -28,7 +28,8 @@ def register(subparsers: Any) -> None:
     n = bsub.add_parser("nb201", help="R independent searches of Q queries on a NAS-Bench-201 table",
                         description="Searches see validation accuracy only; the returned cell's test accuracy is reported.")
     n.add_argument("--table", required=True, help="CSV in the format of benchmarks/nasbench201/cifar10.csv")
-    n.add_argument("--strategy", default="renas", help="random (random search), rea or renas")
+    n.add_argument("--strategy", default="renas",
+                   help="random (random search), rea or renas; a comma-separated list compares them on the same seeds")
     n.add_argument("--queries", type=int, default=100)
     n.add_argument("--runs", type=int, default=500)
     n.add_argument("--seed", type=int, default=0)
@@ -67,8 +68,16 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from eatnas.search.bench import format_summary, run_bench
+    from eatnas.search.bench import compare, format_summary, run_bench
 
-    summary = run_bench(args.table, args.strategy, args.queries, args.runs, args.seed, args.noisy, args.processes)
-    print(json.dumps(summary) if args.json else format_summary(summary))
+    names = [n.strip() for n in args.strategy.split(",") if n.strip()]
+    summaries = [run_bench(args.table, n, args.queries, args.runs, args.seed, args.noisy, args.processes) for n in names]
+    comparisons = [compare(a, b) for i, a in enumerate(summaries) for b in summaries[i + 1:]]
+    if args.json:
+        print(json.dumps(summaries[0] if len(summaries) == 1 else {"results": summaries, "comparisons": comparisons}))
+        return 0
+    for s in summaries:
+        print(format_summary(s))
+    for c in comparisons:
+        print(f"{c['a']} - {c['b']}: {c['diff']:+.3f} test accuracy, standard error {c['se']:.3f} ({c['z']:+.1f} SE)")
     return 0
