@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -36,7 +37,20 @@ from eatnas.transfer.compare import Point, curve_for, plot_curves, shifted, tran
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def config(seed: int, quick: bool) -> dict:
+def median_random_cost(seed: int, samples: int = 256) -> float:
+    """Median MACs of random architectures of the bench space at the large task's spec (14 px, 1 channel)."""
+    import random
+
+    from eatnas.space.base import BuildSpec, get_space
+
+    cfg = config(seed, False, None)
+    space = get_space("block", **{k: v for k, v in cfg["space"].items() if k != "name"})
+    rng = random.Random(seed)
+    spec = BuildSpec(10, cfg["data"]["large"]["resolution"], 1)
+    return float(statistics.median(space.cost(space.sample(rng), spec).macs for _ in range(samples)))
+
+
+def config(seed: int, quick: bool, cost_target: float | None) -> dict:
     """The bench config: small networks and budgets so that one candidate takes seconds."""
     evals = 6 if quick else 10
     return {
@@ -48,7 +62,8 @@ def config(seed: int, quick: bool) -> dict:
         "search_small": {"strategy": "rea", "population": 5, "sample": 2, "evaluations": 6 if quick else 10,
                          "init_epochs": 2, "child_epochs": 1},
         "select": {"top_k": 2, "seeds": 2, "epochs": 3 if quick else 4},
-        "transfer": {"population": 5, "move_probability": 0.1, "max_distance": 3, "parent_epochs": 1},
+        "transfer": {"population": 5, "move_probability": 0.1, "max_distance": 3, "parent_epochs": 1,
+                     "cost_metric": "macs", "cost_target": cost_target},
         "search_large": {"strategy": "rea", "population": 5, "sample": 2, "evaluations": evals,
                          "init_epochs": 1, "child_epochs": 1},
     }
@@ -66,12 +81,19 @@ def run(cmd: list[str], log: Path) -> float:
     return time.perf_counter() - start
 
 
-def pipeline(seed: int, out: Path, quick: bool, final_epochs: float) -> dict:
+def pipeline(seed: int, out: Path, quick: bool, final_epochs: float, cost_target: str | None,
+             reuse: Path | None) -> dict:
     """All stages for one seed; returns stage wall times."""
     d = out / f"seed{seed}"
     d.mkdir(parents=True, exist_ok=True)
+    if reuse is not None:  # stages that do not depend on the transfer settings
+        for name in ("search_small", "select", "search_large_scratch"):
+            src = reuse / f"seed{seed}" / name
+            if src.is_dir() and not (d / name).exists():
+                shutil.copytree(src, d / name)
+    target = median_random_cost(seed) if cost_target == "auto" else (float(cost_target) if cost_target else None)
     cfg_path = d / "config.yaml"
-    cfg_path.write_text(yaml.safe_dump(config(seed, quick), sort_keys=False))
+    cfg_path.write_text(yaml.safe_dump(config(seed, quick, target), sort_keys=False))
     log = d / "log.txt"
     c = ["--config", str(cfg_path)]
     steps = [
@@ -111,13 +133,19 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "results/bench/transfer_vs_scratch")
     ap.add_argument("--quick", action="store_true", help="smaller budgets (a smoke run)")
     ap.add_argument("--final-epochs", type=float, default=None, help="final training epochs (default 4; quick 1)")
+    ap.add_argument("--cost-target", default=None,
+                    help="transfer.cost_target in MACs at the large task's spec; 'auto' = the median cost of random "
+                         "architectures (cost-matched transfer); default none (no scaling)")
+    ap.add_argument("--reuse", type=Path, default=None,
+                    help="copy search_small, select and search_large_scratch of each seed from this earlier bench "
+                         "output (they do not depend on the transfer settings)")
     args = ap.parse_args()
     final_epochs = args.final_epochs if args.final_epochs is not None else (1 if args.quick else 4)
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     for seed in args.seeds:
         print(f"seed {seed}", flush=True)
-        pipeline(seed, args.out, args.quick, final_epochs)
+        pipeline(seed, args.out, args.quick, final_epochs, args.cost_target, args.reuse)
 
     seeded: list[list[Point]] = []
     scratch: list[list[Point]] = []
