@@ -11,7 +11,7 @@ Prints each method's Pareto front over (validation accuracy, packed size) and it
 common reference (accuracy 10 % = chance, size 1.1 x the largest size seen), computed over log10(size)
 (primary: sizes span orders of magnitude) and over linear size; writes a plot.
 
-Usage: python bench/quant_joint.py [--evaluations 16] [--epochs 10] [--out results/bench/quant_joint]
+Usage: python bench/quant_joint.py [--evaluations 16] [--epochs 10] [--target-mb T --beta B] [--out DIR]
 """
 
 from __future__ import annotations
@@ -49,6 +49,9 @@ def main() -> int:
     ap.add_argument("--evaluations", type=int, default=16)
     ap.add_argument("--epochs", type=float, default=10)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--target-mb", type=float, default=None,
+                    help="JASQ size target T of the quantized model (default: mean of the initial population)")
+    ap.add_argument("--beta", type=float, default=-0.07, help="JASQ exponent above the target (alpha stays -0.07)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(1)  # one thread: far faster than two on a shared, oversubscribed CPU
@@ -58,7 +61,8 @@ def main() -> int:
     train_cfg = TrainConfig(lr=0.1, batch_size=64)
     base = get_space("block", **BASE)
     search = {"strategy": "rea", "population": 8, "sample": 3, "evaluations": args.evaluations}
-    qs = QuantSettings(bits=BITS, granularity="block", alpha=-0.07, beta=-0.07, search=search)
+    qs = QuantSettings(bits=BITS, granularity="block", alpha=-0.07, beta=args.beta, target_mb=args.target_mb,
+                       search=search)
     points: dict[str, list[tuple[float, float]]] = {}
     times = {}
 
@@ -70,7 +74,9 @@ def main() -> int:
 
     t = time.time()
     arch_only = QuantSpace(base, bits=(32,), granularity="block", unit_names=joint.unit_names)
-    qs_b = QuantSettings(bits=(32,), granularity="block", alpha=-0.07, beta=-0.07, search=search)
+    # the architecture-only search sees float sizes: its target is 4 T (float size of an 8-bit model of size T)
+    qs_b = QuantSettings(bits=(32,), granularity="block", alpha=-0.07, beta=args.beta,
+                         target_mb=4 * args.target_mb if args.target_mb else None, search=search)
     res_b, ev_b = run_joint_search(arch_only, splits, qs_b, args.epochs, train_cfg, args.seed, out / "arch_then_uniform",
                                    keep_models=True)
     best_b = res_b.best()
@@ -85,7 +91,8 @@ def main() -> int:
     fixed = base.build(base.preset("tiny"), spec)
     train_model(fixed, splits, epochs=args.epochs, cfg=train_cfg, seed=args.seed)
     fixed = fixed.eval()
-    qs_c = QuantSettings(bits=BITS, granularity="block", alpha=-0.07, beta=-0.07, search=search)
+    qs_c = QuantSettings(bits=BITS, granularity="block", alpha=-0.07, beta=args.beta, target_mb=args.target_mb,
+                         search=search)
     _, res_c = run_policy_search(fixed, lambda m: evaluate(m, splits.val, "cpu")[0], qs_c, out / "fixed_arch", args.seed)
     points["fixed arch, quant search"] = [(r.result.metrics["accuracy"], r.result.metrics["size_mb"])
                                           for r in res_c.records if r.ok]
