@@ -67,3 +67,34 @@ def test_unknown_space_is_one_line(tmp_path, capsys):
 
     with pytest.raises(EatnasError, match="unknown search space 'nb999'"):
         space_from_config({"space": {"name": "nb999"}})
+
+
+def test_offspring_seed_the_large_search(tmp_path):
+    from eatnas.config import load_config
+    from eatnas.errors import CheckpointError, ConfigError
+    from eatnas.search.stage import read_offspring, run_stage
+    from eatnas.space.base import get_space
+
+    (tmp_path / "ck").mkdir()
+    (tmp_path / "ck" / "a.pt").write_bytes(b"x")
+    arches = ["|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|",
+              "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"]
+    off = tmp_path / "offspring.json"
+    off.write_text(json.dumps({"space": "nb201", "offspring": [{"arch": arches[0], "checkpoint": "ck/a.pt"},
+                                                                {"arch": arches[1], "checkpoint": None}]}))
+    init = read_offspring(off, get_space("nb201"))
+    assert init[0].checkpoint == str((tmp_path / "ck" / "a.pt").resolve()) and init[1].checkpoint is None
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"space": {"name": "nb201"}, "search_large": {
+        "strategy": "rea", "population": 4, "evaluations": 8, "table": TABLE}}))
+    best = run_stage(load_config(cfg), "search_large", tmp_path / "o", init=str(off))
+    hist = [json.loads(x) for x in (tmp_path / "o" / "history.jsonl").read_text().splitlines()[1:]]
+    assert [h["arch"] for h in hist[:2]] == arches and best["evaluations"] == 8
+    with pytest.raises(ConfigError, match="search_large_scratch"):
+        run_stage(load_config(cfg), "search_large_scratch", tmp_path / "o3", init=str(off))
+    off.write_text(json.dumps({"space": "block", "offspring": [{"arch": arches[0]}]}))
+    with pytest.raises(ConfigError, match="space 'block'"):
+        read_offspring(off, get_space("nb201"))
+    off.write_text(json.dumps({"space": "nb201", "offspring": [{"arch": arches[0], "checkpoint": "nope.pt"}]}))
+    with pytest.raises(CheckpointError, match="nope.pt"):
+        read_offspring(off, get_space("nb201"))

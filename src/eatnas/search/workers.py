@@ -56,8 +56,14 @@ def _worker_main(evaluator: Evaluate, threads: int, name: str, tasks: Any, resul
     import torch
 
     torch.set_num_threads(max(1, threads))
+    parent = os.getppid()
     while True:
-        task = tasks.get()
+        try:
+            task = tasks.get(timeout=1.0)
+        except queue.Empty:
+            if os.getppid() != parent:  # the search process was killed: do not linger as an orphan
+                return
+            continue
         if task is None:
             return
         result = evaluator(task)
