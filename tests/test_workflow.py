@@ -125,13 +125,16 @@ def test_end_to_end_rerun_partial_rerun_and_resume(tmp_path):
     extra = {"search_large": {"evaluations": evaluations, "child_epochs": 0.3}}
     (work / "config" / "extra.yaml").write_text(yaml.safe_dump(extra))
     history = res / "search_large" / "history.jsonl"
+    digest = res / "search_large" / ".inputs.sha256"
+    old_digest = digest.read_text()
     proc = subprocess.Popen([SNAKEMAKE, "-s", str(REPO / "workflow/Snakefile"), "--directory", str(work),
                              "--configfile", "config/test-tiny.yaml", "config/extra.yaml", "--cores", "2"],
                             cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.time() + 300
         while time.time() < deadline:
-            if history.is_file() and len(_evals(history)) >= 2:
+            fresh = digest.is_file() and digest.read_text() != old_digest  # the new search has started
+            if fresh and history.is_file() and len(_evals(history)) >= 2:
                 break
             assert proc.poll() is None, "workflow ended before search_large made progress"
             time.sleep(0.5)
@@ -141,6 +144,7 @@ def test_end_to_end_rerun_partial_rerun_and_resume(tmp_path):
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     time.sleep(1.0)
+    assert (res / "search_large.stale" / "history.jsonl").is_file()  # the old config's search, moved aside
     kept = [e["index"] for e in _evals(history)]
     assert 2 <= len(kept) < evaluations and not (res / "search_large/best.json").exists()
     assert smk(work, "--unlock").returncode == 0
