@@ -104,6 +104,11 @@ class NB201Space(SearchSpace):
         """Every cell is valid, so every single-edge op change is an action (24 per cell)."""
         return [Action(pos, v) for pos, old in enumerate(self.from_tokens(arch)) for v in range(len(OPS)) if v != old]
 
+    def apply(self, arch: NB201Arch, action: Action) -> NB201Arch:
+        if not (0 <= action.value < len(OPS)) or arch[action.position] == action.value:
+            raise ValueError(f"action {action} does not change the architecture or is out of range")
+        return tuple(arch[:action.position]) + (action.value,) + tuple(arch[action.position + 1:])
+
     def canonical_key(self, arch: NB201Arch) -> str:
         """Dead edges (not on an input->output path) become ``none``; all-dead cells share one key."""
         key = self._keys.get(arch)
