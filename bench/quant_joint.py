@@ -5,7 +5,7 @@ On digits (8x8, small scale), with N candidate evaluations each:
       every candidate is trained in float, PTQ-quantized with its bits and validated;
   (b) architecture search, then uniform quantization: the same evolution over the architecture only
       (bits fixed to float, JASQ fitness on float size), then the best architecture quantized at
-      uniform 2/4/8/16/32 bits;
+      uniform bits of the set (default 2/4/8/16/32);
   (c) fixed architecture (the block space's ``tiny`` preset, trained once), bit-policy search (N PTQ evaluations).
 Prints each method's Pareto front over (validation accuracy, packed size) and its hypervolume against a
 common reference (accuracy 10 % = chance, size 1.1 x the largest size seen), computed over log10(size)
@@ -39,8 +39,6 @@ from eatnas.train.config import TrainConfig
 from eatnas.train.trainer import evaluate, train_model
 
 BASE = {"ops": ("sep", "mb3"), "kernels": (3, 5), "layers": (1, 2), "widths": (0.5, 1.0), "head_channels": 256}
-BITS = (2, 4, 8, 16, 32)
-UNIFORM = (2, 4, 8, 16, 32)
 
 
 def main() -> int:
@@ -52,7 +50,10 @@ def main() -> int:
     ap.add_argument("--target-mb", type=float, default=None,
                     help="JASQ size target T of the quantized model (default: mean of the initial population)")
     ap.add_argument("--beta", type=float, default=-0.07, help="JASQ exponent above the target (alpha stays -0.07)")
+    ap.add_argument("--bits", default="2,4,8,16,32",
+                    help="bit set of the searches and of the uniform baselines (JASQ code default: 4,8,16)")
     args = ap.parse_args()
+    bits = tuple(int(b) for b in args.bits.split(","))
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(1)  # one thread: far faster than two on a shared, oversubscribed CPU
     out = Path(args.out)
@@ -61,13 +62,13 @@ def main() -> int:
     train_cfg = TrainConfig(lr=0.1, batch_size=64)
     base = get_space("block", **BASE)
     search = {"strategy": "rea", "population": 8, "sample": 3, "evaluations": args.evaluations}
-    qs = QuantSettings(bits=BITS, granularity="block", alpha=-0.07, beta=args.beta, target_mb=args.target_mb,
+    qs = QuantSettings(bits=bits, granularity="block", alpha=-0.07, beta=args.beta, target_mb=args.target_mb,
                        search=search)
     points: dict[str, list[tuple[float, float]]] = {}
     times = {}
 
     t = time.time()
-    joint = QuantSpace(base, bits=BITS, granularity="block")
+    joint = QuantSpace(base, bits=bits, granularity="block")
     res_a, _ = run_joint_search(joint, splits, qs, args.epochs, train_cfg, args.seed, out / "joint")
     points["joint"] = [(r.result.metrics["accuracy"], r.result.metrics["size_mb"]) for r in res_a.records if r.ok]
     times["joint"] = time.time() - t
@@ -83,7 +84,7 @@ def main() -> int:
     model_b = ev_b.models[best_b.task.key]
     points["arch search, then uniform"] = [
         (evaluate(quantize_model(model_b, uniform_policy(model_b, b)), splits.val, "cpu")[0],
-         model_size(model_b, uniform_policy(model_b, b)).mb) for b in UNIFORM]
+         model_size(model_b, uniform_policy(model_b, b)).mb) for b in bits]
     times["arch search, then uniform"] = time.time() - t
 
     t = time.time()
@@ -91,7 +92,7 @@ def main() -> int:
     fixed = base.build(base.preset("tiny"), spec)
     train_model(fixed, splits, epochs=args.epochs, cfg=train_cfg, seed=args.seed)
     fixed = fixed.eval()
-    qs_c = QuantSettings(bits=BITS, granularity="block", alpha=-0.07, beta=args.beta, target_mb=args.target_mb,
+    qs_c = QuantSettings(bits=bits, granularity="block", alpha=-0.07, beta=args.beta, target_mb=args.target_mb,
                          search=search)
     _, res_c = run_policy_search(fixed, lambda m: evaluate(m, splits.val, "cpu")[0], qs_c, out / "fixed_arch", args.seed)
     points["fixed arch, quant search"] = [(r.result.metrics["accuracy"], r.result.metrics["size_mb"])
