@@ -57,7 +57,7 @@ def engine_settings(search: Mapping[str, Any], seed: int) -> tuple[EvolutionSett
     return settings, str(s.get("strategy", "renas")), dict(s.get("controller") or {})
 
 
-def record_row(space: Any, rec: Record, label: str | None = None) -> dict:
+def record_row(rec: Record, label: str | None = None) -> dict:
     m = rec.result.metrics
     return {"index": rec.task.index, "label": label or ("init" if rec.task.init else "child"), "arch": rec.task.arch,
             "accuracy": m.get("accuracy"), "size_mb": m.get("size_mb"), "avg_bits": m.get("avg_bits"),
@@ -110,7 +110,7 @@ def frontier_rows(space: PolicySpace, result: SearchResult) -> list[dict]:
     rows = []
     for i, r in enumerate(ok):
         label = uniform_label(space, r.task.arch) or ("searched-best" if best is not None and r is best else "searched")
-        rows.append({**record_row(space, r, label), "pareto": i in front})
+        rows.append({**record_row(r, label), "pareto": i in front})
     return rows
 
 
