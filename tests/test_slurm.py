@@ -45,6 +45,8 @@ def cluster(tmp_path_factory):
                        text=True, timeout=240)
     if r.returncode == 3:
         pytest.skip(f"cannot install SLURM: {r.stderr.strip().splitlines()[-1:]}")
+    if r.returncode == 4:
+        pytest.skip(f"cannot start a private cluster: {r.stderr.strip().splitlines()[-1]}")
     try:
         assert r.returncode == 0, r.stdout + r.stderr
         yield base

@@ -24,6 +24,11 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! comm
     || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $PKGS >/dev/null; }
 fi
 
+running=$(pgrep -x 'slurmctld|slurmd' | tr '\n' ' ' || true)
+if [ -n "$running" ]; then
+  echo "setup_slurm.sh: SLURM daemons are already running (pids: $running); stop them first (teardown_slurm.sh with their SLURM_BASE)" >&2
+  exit 4
+fi
 if [ -s "$BASE/started.pids" ]; then
   echo "setup_slurm.sh: $BASE/started.pids exists: a cluster from a previous run is up; run teardown_slurm.sh first" >&2
   exit 4
