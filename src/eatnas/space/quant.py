@@ -221,6 +221,15 @@ class PolicySpace(_BitGenes, SearchSpace):
 
     name = "policy"
     presets: ClassVar[dict[str, str]] = {}
+    test_resolutions: ClassVar[tuple[int, ...]] = (32,)
+
+    @classmethod
+    def test_instance(cls) -> "PolicySpace":
+        """A small fixed CNN (3-channel 32x32 inputs, 10 classes) for the shared space tests."""
+        net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+                            nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                            nn.Flatten(), nn.Linear(8, 10))
+        return cls(net, bits=(2, 4, 8, 32))
 
     def __init__(self, model: nn.Module, bits: Sequence[int] = (2, 4, 8, 16, 32), granularity: str = "layer",
                  keep_float: Sequence[str] = (), unit_rule: str = DEFAULT_UNIT_RULE,
@@ -276,7 +285,7 @@ class PolicySpace(_BitGenes, SearchSpace):
         from eatnas.train.macs import count_macs
 
         params = sum(p.numel() for p in self.model.parameters())
-        shape = (1, spec.in_channels, spec.input_size, spec.input_size) if spec is not None else None
+        shape = (spec.in_channels, spec.input_size, spec.input_size) if spec is not None else None
         return Cost(params, count_macs(self.model, shape) if shape else 0)
 
     def size_mb(self, arch: tuple[int, ...], fmt: str = "packed") -> float:
