@@ -78,7 +78,10 @@ def _splits(cfg: Mapping[str, Any], data_name: str | None = None):
 
 
 def _space_options(cfg: Mapping[str, Any]) -> dict:
-    return {k: v for k, v in dict(cfg.get("space", {})).items() if k != "name"}
+    """The ``space`` options the configured space accepts (as the search stage passes them)."""
+    from eatnas.space.base import space_from_section
+
+    return space_from_section(cfg.get("space"))[1]
 
 
 def _accuracy_fn(split: Any, device: str, batch_size: int):

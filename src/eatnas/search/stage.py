@@ -7,7 +7,6 @@ on ``data.large``, seeded with the transfer offspring when ``--init`` is given) 
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 from pathlib import Path
@@ -18,7 +17,7 @@ from eatnas.search.engine import Evolution, EvolutionSettings, InitCandidate, Se
 from eatnas.search.fitness import Fitness
 from eatnas.search.history import SearchHistory, fingerprint, load_state
 from eatnas.search.strategies import make_strategy
-from eatnas.space.base import SearchSpace, get_space
+from eatnas.space.base import SearchSpace, space_from_section
 from eatnas.utils.io import write_json_atomic
 from eatnas.utils.seed import derive_seed
 from eatnas.version import code_version
@@ -32,17 +31,7 @@ NOT_FINGERPRINTED = ("workers", "wall_time_s", "backend", "ray_address", "top_k"
 
 def space_from_config(cfg: Mapping[str, Any]) -> tuple[SearchSpace, dict[str, Any]]:
     """The configured space, passing only the ``space`` options its constructor accepts."""
-    from eatnas.space.base import SPACES
-
-    import eatnas.space  # noqa: F401
-
-    sc = dict(cfg.get("space") or {})
-    name = sc.pop("name", "block")
-    cls = SPACES.get(name)
-    params = inspect.signature(cls.__init__).parameters
-    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        sc = {k: v for k, v in sc.items() if k in params}
-    return get_space(name, **sc), sc
+    return space_from_section(cfg.get("space"))
 
 
 def settings_from_config(search: Mapping[str, Any], seed: int) -> EvolutionSettings:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Hashable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Hashable, Mapping, Sequence
 
 import numpy as np
 
@@ -168,3 +168,21 @@ def get_space(name: str, **options: Any) -> SearchSpace:
     import eatnas.space  # noqa: F401  (registers built-in spaces)
 
     return SPACES.get(name)(**options)
+
+
+def space_from_section(section: Mapping[str, Any] | None) -> tuple[SearchSpace, dict[str, Any]]:
+    """The space a config's ``space`` section names, with the options its constructor accepts.
+
+    The section holds the options of every space (the schema fills the block space's defaults),
+    so each space receives only its own. Returns the space and the options it was given.
+    """
+    import inspect
+
+    import eatnas.space  # noqa: F401  (registers built-in spaces)
+
+    options = dict(section or {})
+    name = options.pop("name", "block")
+    params = inspect.signature(SPACES.get(name).__init__).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        options = {k: v for k, v in options.items() if k in params}
+    return get_space(name, **options), options

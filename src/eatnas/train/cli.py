@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 def cmd_train(args: argparse.Namespace) -> int:
     from eatnas.data import DatasetConfig, load_dataset
-    from eatnas.space.base import BuildSpec, get_space
+    from eatnas.space.base import BuildSpec, space_from_section
     from eatnas.train.checkpoint import load_checkpoint, save_checkpoint
     from eatnas.train.config import TrainConfig
     from eatnas.train.inherit import inherit_weights
@@ -32,8 +32,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     seed = int(cfg["seed"] if args.seed is None else args.seed)
     set_threads(int(cfg["threads"]))
     device = resolve_device(cfg["device"])
-    space_opts = dict(cfg["space"])
-    space = get_space(space_opts.pop("name"), **space_opts)
+    space, _ = space_from_section(cfg["space"])
     if (args.arch is None) == (args.preset is None):
         raise ConfigError(f"give exactly one of --arch STRING or --preset NAME (presets: {sorted(space.presets)})")
     arch = space.preset(args.preset) if args.preset else space.decode(args.arch)
