@@ -108,7 +108,7 @@ class _Residual(nn.Module):
         self.shortcut = ConvBNAct(c_in, c_out, 1, stride, act=None) if shortcut == "projection" else None
 
     def body(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - overridden
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__} must define body(x), the layer without its shortcut")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.body(x)
