@@ -11,14 +11,6 @@ from eatnas.cli import main
 from eatnas.utils.io import read_jsonl
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: much faster than two on a shared CPU (restored afterwards)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 CONFIG = {
     "seed": 0, "device": "cpu", "threads": 1,

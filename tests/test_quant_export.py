@@ -12,14 +12,6 @@ from eatnas.quant.export import (export_onnx, export_quantized, load_quantized, 
                                  read_quantized, unpack_codes, write_policy_json)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: much faster than two on a shared CPU (restored afterwards)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _net():
     torch.manual_seed(0)

@@ -10,14 +10,6 @@ from eatnas.quant.policy import PolicyRules, policy_from_units, quantizable_laye
 from eatnas.quant.quantizers import fake_quant
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: much faster than two on a shared CPU (restored afterwards)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _net():
     torch.manual_seed(0)

@@ -8,14 +8,6 @@ from eatnas.errors import EatnasError
 from eatnas.quant.quantizers import fake_quant, fake_quant_activation, num_groups, quantize_tensor
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: much faster than two on a shared CPU (restored afterwards)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _weight(seed=0, shape=(16, 8, 3, 3)):
     return torch.randn(shape, generator=torch.Generator().manual_seed(seed))

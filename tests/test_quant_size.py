@@ -11,14 +11,6 @@ from eatnas.quant.policy import uniform_policy
 from eatnas.quant.size import check_target, float_size_mb, huffman_mean_length, model_size
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: much faster than two on a shared CPU (restored afterwards)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _net():
     torch.manual_seed(0)

@@ -13,14 +13,6 @@ from eatnas.space.base import BuildSpec, get_space
 from eatnas.space.quant import PolicySpace, QuantArch, QuantSpace
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: much faster than two on a shared CPU (restored afterwards)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 UNITS = ("stem", "blocks.0", "blocks.1", "blocks.2", "blocks.3", "blocks.4", "blocks.5", "blocks.6", "head", "classifier")
 

@@ -21,13 +21,6 @@ MBV2 = BuildSpec(num_classes=1000, input_size=224, in_channels=3)
 TORCHVISION_MBV2_PARAMS = 3_504_872
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 @pytest.fixture
 def no_default_init(monkeypatch):

@@ -18,13 +18,6 @@ RENAS_TEXT = "sep5~0,sep3~1|id~1,sep3~1|sep3~0,avg3~0|sep5~1,sep3~0|id~2,sep3~2"
 IMAGENET = BuildSpec(num_classes=1000, input_size=224, in_channels=3)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 def tiny(**opts) -> CellSpace:
     return get_space("cell", filters=4, cells_per_stage=1, **opts)

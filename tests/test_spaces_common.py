@@ -23,13 +23,6 @@ GARBAGE = ["", "garbage", "-", "|", "||||", "~", "+", "0", "-1", "a b c", "\x00"
            "sep_k3_l1_w1_s0", "|none~0|+|", "x" * 500]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 @pytest.fixture(scope="module", params=NAMES)
 def space(request) -> SearchSpace:
