@@ -1,17 +1,27 @@
 """Joint architecture + quantization search vs the two-step alternatives, at equal evaluation budget.
 
-On digits (8x8, small scale), with N candidate evaluations each:
+On digits (8x8, small scale), with N validated evaluations each (one evaluation = one (network, bit
+policy) measured on the validation split; every trained network gets the same float training:
+``--epochs`` from scratch, seed derived from the run seed and the architecture, so one architecture has
+the same weights in every method):
   (a) joint: one evolution over QuantSpace(block space, bits) genes (architecture + per-block bits);
-      every candidate is trained in float, PTQ-quantized with its bits and validated;
+      every candidate's network is trained in float (cached per architecture: a bits-only child reuses
+      it), PTQ-quantized with its bits and validated;
   (b) architecture search, then uniform quantization: the same evolution over the architecture only
-      (bits fixed to float, JASQ fitness on float size), then the best architecture quantized at
-      uniform bits of the set (default 2/4/8/16/32);
-  (c) fixed architecture (the block space's ``tiny`` preset, trained once), bit-policy search (N PTQ evaluations).
+      (float, N - Q*(|bits|-1) evaluations; its float points count when 32 is in the bit set), then the
+      Q architectures spread along its (accuracy, float size) front quantized at every other bit-width
+      of the set (Q*(|bits|-1) evaluations);
+  (c) fixed architecture (the block space's ``tiny`` preset, the cheapest network of the space, trained
+      once), bit-policy search (N PTQ evaluations; the uniform policies are its first members).
+Same engine, strategy (``rea``, population 8, sample 3), JASQ fitness settings and parent selection
+(``--selection pareto``: parents from the non-dominated set of all evaluations, default; ``fitness``: the
+JASQ scalar tournament) in all three. Joint and arch-only start from the same random architectures
+(``--init uniform_bits``: the joint members get one random bit-width each, cycling through the set).
 Prints each method's Pareto front over (validation accuracy, packed size) and its hypervolume against a
-common reference (accuracy 10 % = chance, size 1.1 x the largest size seen), computed over log10(size)
-(primary: sizes span orders of magnitude) and over linear size; writes a plot.
+common reference (accuracy 10 % = chance, size 1.1 x the largest size seen by any method), computed over
+log10(size) (primary: sizes span orders of magnitude) and over linear size; writes a plot.
 
-Usage: python bench/quant_joint.py [--evaluations 16] [--epochs 10] [--target-mb T --beta B] [--out DIR]
+Usage: python bench/quant_joint.py [--evaluations 36] [--epochs 8] [--selection pareto] [--out DIR]
 """
 
 from __future__ import annotations
@@ -33,10 +43,10 @@ from eatnas.quant.search import run_policy_search
 from eatnas.quant.settings import QuantSettings
 from eatnas.quant.size import model_size
 from eatnas.search.fitness import hypervolume, pareto_front
-from eatnas.space.base import BuildSpec, get_space
+from eatnas.space.base import get_space
 from eatnas.space.quant import QuantSpace
 from eatnas.train.config import TrainConfig
-from eatnas.train.trainer import evaluate, train_model
+from eatnas.train.trainer import evaluate
 
 BASE = {"ops": ("sep", "mb3"), "kernels": (3, 5), "layers": (1, 2), "widths": (0.5, 1.0), "head_channels": 256}
 
@@ -44,16 +54,28 @@ BASE = {"ops": ("sep", "mb3"), "kernels": (3, 5), "layers": (1, 2), "widths": (0
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="results/bench/quant_joint")
-    ap.add_argument("--evaluations", type=int, default=16)
-    ap.add_argument("--epochs", type=float, default=10)
+    ap.add_argument("--evaluations", type=int, default=36)
+    ap.add_argument("--epochs", type=float, default=8)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--target-mb", type=float, default=None,
                     help="JASQ size target T of the quantized model (default: mean of the initial population)")
     ap.add_argument("--beta", type=float, default=-0.07, help="JASQ exponent above the target (alpha stays -0.07)")
     ap.add_argument("--bits", default="2,4,8,16,32",
                     help="bit set of the searches and of the uniform baselines (JASQ code default: 4,8,16)")
+    ap.add_argument("--selection", choices=("pareto", "fitness"), default="pareto")
+    ap.add_argument("--init", choices=("uniform_bits", "random"), default="uniform_bits",
+                    help="joint initial population: one random bit-width per member, or JASQ's per-unit random bits")
+    ap.add_argument("--quantize-top", type=int, default=3,
+                    help="Q: architectures of the arch-search front quantized uniformly in (b)")
+    ap.add_argument("--seed-fixed", action="store_true",
+                    help="put the fixed architecture of (c) into the initial populations of (a) and (b) too "
+                         "(same prior knowledge for all three methods)")
     args = ap.parse_args()
-    bits = tuple(int(b) for b in args.bits.split(","))
+    bits = tuple(sorted(int(b) for b in args.bits.split(",")))
+    low_bits = [b for b in bits if b != 32]
+    n_uniform = args.quantize_top * len(low_bits)
+    if args.evaluations <= n_uniform + 8:
+        ap.error(f"--evaluations must exceed {n_uniform + 8} (uniform evaluations of (b) + its initial population)")
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(1)  # one thread: far faster than two on a shared, oversubscribed CPU
     out = Path(args.out)
@@ -65,53 +87,66 @@ def main() -> int:
     qs = QuantSettings(bits=bits, granularity="block", alpha=-0.07, beta=args.beta, target_mb=args.target_mb,
                        search=search)
     points: dict[str, list[tuple[float, float]]] = {}
-    times = {}
+    times, trainings = {}, {}
+    cache: dict = {}  # base architecture -> trained float network: identical training, shared to save time
 
+    seeded = [base.preset("tiny")] if args.seed_fixed else []
+    if seeded and args.init != "uniform_bits":
+        ap.error("--seed-fixed needs --init uniform_bits")
     t = time.time()
     joint = QuantSpace(base, bits=bits, granularity="block")
-    res_a, _ = run_joint_search(joint, splits, qs, args.epochs, train_cfg, args.seed, out / "joint")
+    res_a, ev_a = run_joint_search(joint, splits, qs, args.epochs, train_cfg, args.seed, out / "joint",
+                                   selection=args.selection, init=args.init, cache=cache, init_archs=seeded)
     points["joint"] = [(r.result.metrics["accuracy"], r.result.metrics["size_mb"]) for r in res_a.records if r.ok]
     times["joint"] = time.time() - t
+    trainings["joint"] = _networks(joint, res_a)
 
     t = time.time()
     arch_only = QuantSpace(base, bits=(32,), granularity="block", unit_names=joint.unit_names)
     # the architecture-only search sees float sizes: its target is 4 T (float size of an 8-bit model of size T)
     qs_b = QuantSettings(bits=(32,), granularity="block", alpha=-0.07, beta=args.beta,
-                         target_mb=4 * args.target_mb if args.target_mb else None, search=search)
+                         target_mb=4 * args.target_mb if args.target_mb else None,
+                         search={**search, "evaluations": args.evaluations - n_uniform})
     res_b, ev_b = run_joint_search(arch_only, splits, qs_b, args.epochs, train_cfg, args.seed, out / "arch_then_uniform",
-                                   keep_models=True)
-    best_b = res_b.best()
-    model_b = ev_b.models[best_b.task.key]
-    points["arch search, then uniform"] = [
-        (evaluate(quantize_model(model_b, uniform_policy(model_b, b)), splits.val, "cpu")[0],
-         model_size(model_b, uniform_policy(model_b, b)).mb) for b in bits]
+                                   selection=args.selection, init="uniform_bits" if args.init == "uniform_bits" else "random",
+                                   cache=cache, init_archs=seeded)
+    ok_b = [r for r in res_b.records if r.ok]
+    float_pts = [(r.result.metrics["accuracy"], r.result.metrics["size_mb"]) for r in ok_b]
+    front_b = pareto_front(float_pts)  # sorted by size
+    q = min(args.quantize_top, len(front_b))
+    chosen = sorted({front_b[round(i * (len(front_b) - 1) / max(q - 1, 1))] for i in range(q)})
+    pts_b = list(float_pts) if 32 in bits else []
+    for i in chosen:
+        model_b, _, _ = ev_b.float_model(arch_only.decode(ok_b[i].task.arch).base)
+        for b in low_bits:
+            pol = uniform_policy(model_b, b)
+            pts_b.append((evaluate(quantize_model(model_b, pol), splits.val, "cpu")[0], model_size(model_b, pol).mb))
+    points["arch search, then uniform"] = pts_b
     times["arch search, then uniform"] = time.time() - t
+    trainings["arch search, then uniform"] = _networks(arch_only, res_b)
 
     t = time.time()
-    spec = BuildSpec(splits.num_classes, splits.resolution, splits.in_channels)
-    fixed = base.build(base.preset("tiny"), spec)
-    train_model(fixed, splits, epochs=args.epochs, cfg=train_cfg, seed=args.seed)
-    fixed = fixed.eval()
-    qs_c = QuantSettings(bits=bits, granularity="block", alpha=-0.07, beta=args.beta, target_mb=args.target_mb,
-                         search=search)
-    _, res_c = run_policy_search(fixed, lambda m: evaluate(m, splits.val, "cpu")[0], qs_c, out / "fixed_arch", args.seed)
+    fixed, _, fresh = ev_a.float_model(base.preset("tiny"))
+    _, res_c = run_policy_search(fixed, lambda m: evaluate(m, splits.val, "cpu")[0], qs, out / "fixed_arch", args.seed,
+                                 selection=args.selection)
     points["fixed arch, quant search"] = [(r.result.metrics["accuracy"], r.result.metrics["size_mb"])
                                           for r in res_c.records if r.ok]
     times["fixed arch, quant search"] = time.time() - t
+    trainings["fixed arch, quant search"] = 1
 
     ref_cost = 1.1 * max(c for pts in points.values() for _, c in pts)
     summary = {}
-    print(f"\ndigits, {args.evaluations} evaluations per method, {args.epochs:g} epochs per trained candidate; "
-          f"hypervolume reference: accuracy 10 %, size {ref_cost:.4f} MB; primary HV over log10(size) "
-          f"(sizes span orders of magnitude), linear-size HV also shown")
+    print(f"\ndigits, {args.evaluations} evaluations per method, {args.epochs:g} epochs per trained network, "
+          f"selection {args.selection}, init {args.init}{' + fixed arch' if seeded else ''}, bits {list(bits)}; hypervolume reference: accuracy 10 %, "
+          f"size {ref_cost:.4f} MB; primary HV over log10(size) (sizes span orders of magnitude), linear-size HV also shown")
     for name, pts in points.items():
         front = [pts[i] for i in pareto_front(pts)]
         hv_log = hypervolume([(a, math.log10(c)) for a, c in pts], ref_cost=math.log10(ref_cost), ref_acc=10.0)
         hv_lin = hypervolume(pts, ref_cost=ref_cost, ref_acc=10.0)
         summary[name] = {"hypervolume_log": hv_log, "hypervolume_linear": hv_lin, "front": front, "points": len(pts),
-                         "wall_s": times[name]}
-        print(f"{name:<28} HV(log) {hv_log:8.3f}  HV(lin) {hv_lin:8.3f}  "
-              f"({len(pts)} points, {len(front)} on the front, {times[name]:.0f}s)")
+                         "trainings": trainings[name], "wall_s": times[name]}
+        print(f"{name:<28} HV(log) {hv_log:8.3f}  HV(lin) {hv_lin:8.3f}  ({len(pts)} evaluations, "
+              f"{trainings[name]} trained networks, {len(front)} on the front, {times[name]:.0f}s)")
         for acc, size in front:
             print(f"    {size:8.4f} MB  {acc:6.2f} %")
     ok = all(summary["joint"]["hypervolume_log"] > v["hypervolume_log"] for k, v in summary.items() if k != "joint")
@@ -119,10 +154,16 @@ def main() -> int:
                  for k, v in summary.items() if k != "joint")
     print(f"{'PASS' if ok else 'FAIL'}  joint HV(log size) > both two-step baselines")
     print(f"{'PASS' if ok_lin else 'FAIL'}  joint HV(linear size) > both two-step baselines")
-    (out / "summary.json").write_text(json.dumps({"methods": summary, "ref_cost": ref_cost, "joint_wins_log": ok, "joint_wins_linear": ok_lin}, indent=2))
+    (out / "summary.json").write_text(json.dumps({"args": vars(args), "methods": summary, "ref_cost": ref_cost,
+                                                  "joint_wins_log": ok, "joint_wins_linear": ok_lin}, indent=2))
     _plot(out / "fronts.png", points)
     print(f"wrote {out / 'fronts.png'}, {out / 'summary.json'}")
     return 0 if ok else 1
+
+
+def _networks(space: QuantSpace, result) -> int:
+    """Distinct trained networks (base architectures) among a search's evaluations."""
+    return len({space.base.canonical_key(space.decode(r.task.arch).base) for r in result.records if r.ok})
 
 
 def _plot(path: Path, points: dict) -> None:

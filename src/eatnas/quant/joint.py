@@ -1,67 +1,124 @@
 """Joint architecture + bit-width search (JASQ): one genome (:class:`eatnas.space.quant.QuantSpace`),
 one evolution, mutations on either the architecture or the bit genes.
 
-Each candidate is trained in float (from scratch, ``epochs``; the same budget for every candidate),
-then post-training quantized with its bit genes and evaluated on the validation split. Metrics:
-``accuracy`` (quantized, validation), ``float_accuracy``, ``size_mb`` (packed) and ``params``.
+Each candidate's base architecture is trained in float (from scratch, ``epochs``, seed derived from the
+run seed and the *base architecture*, so the same architecture gets the same weights in every method),
+then post-training quantized with its bit genes and evaluated on the validation split. PTQ does not
+change the float training, so a trained base network is cached and a child that only changes bit genes
+reuses it (it still counts as one evaluation). Metrics: ``accuracy`` (quantized, validation),
+``float_accuracy``, ``size_mb`` (packed), ``params`` and ``trained`` (1 when this evaluation trained).
+
+Selection (``selection``):
+* ``fitness``: the engine's tournament on the JASQ scalar fitness ``acc·(size/T)^w`` (one target T, the
+  search converges towards one point of the front);
+* ``pareto``: :class:`ParetoEvolution`, the parent is drawn from the non-dominated set over
+  (accuracy, size) of *every* evaluated candidate (archive-based multi-objective evolution), so the
+  search pushes along the whole front. The JASQ fitness still ranks ``SearchResult.best()``.
+
+Initial population (``init="uniform_bits"``): random architectures, each with one random bit-width for
+all of its units, cycling through the bit set so that the sizes cover the range (the JASQ code draws
+every unit's bits independently, ``init="random"``: with 2 in the set nearly every member then has a
+2-bit unit, which ruins accuracy).
 """
 
 from __future__ import annotations
 
-import copy
+import random
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
 from eatnas.quant.apply import quantize_model
+from eatnas.quant.pareto import ParetoEvolution
 from eatnas.quant.settings import QuantSettings
 from eatnas.quant.size import model_size
-from eatnas.search.engine import Evolution, SearchResult
+from eatnas.search.engine import Evolution, EvolutionSettings, InitCandidate, SearchResult
 from eatnas.search.evaluators import Evaluator
 from eatnas.search.fitness import Fitness
 from eatnas.search.strategies import make_strategy
 from eatnas.search.tasks import EvalResult, EvalTask
 from eatnas.search.workers import SerialExecutor
-from eatnas.space.base import BuildSpec
+from eatnas.space.base import BuildSpec, SearchSpace
 from eatnas.space.quant import QuantSpace
 from eatnas.quant.search import engine_settings
 from eatnas.utils.io import append_jsonl
+from eatnas.utils.seed import derive_seed
+
+
+def train_seed(seed: int, base_key: str) -> int:
+    """Training seed of a base architecture: the same in every method of a run."""
+    return derive_seed(seed, "train", base_key)
 
 
 class JointEvaluator(Evaluator):
-    """Train the base architecture, quantize it with the candidate's bit genes, validate."""
+    """Train the base architecture (cached per base architecture), quantize with the bit genes, validate."""
 
     def __init__(self, space: QuantSpace, splits: Any, epochs: float, train_cfg: Any, device: str = "cpu",
-                 scheme: str = "per_channel", keep_models: bool = False) -> None:
+                 scheme: str = "per_channel", keep_models: bool = False, seed: int = 0) -> None:
         self.space, self.splits, self.epochs, self.train_cfg = space, splits, epochs, train_cfg
-        self.device, self.scheme, self.keep_models = device, scheme, keep_models
+        self.device, self.scheme, self.keep_models, self.seed = device, scheme, keep_models, seed
         self.spec = BuildSpec(splits.num_classes, splits.resolution, splits.in_channels)
-        self.models: dict[str, torch.nn.Module] = {}  # canonical key -> trained float model (keep_models)
+        self.trained: dict[str, tuple[torch.nn.Module, Any]] = {}  # base key -> (trained float model, metrics)
+        self.models: dict[str, torch.nn.Module] = {}  # candidate key -> trained float model (keep_models)
+        self.trainings = 0
+
+    def float_model(self, base_arch: Any) -> tuple[torch.nn.Module, Any, bool]:
+        """The trained float network of ``base_arch`` (trained on first use), its metrics, and whether it trained now."""
+        from eatnas.train.trainer import train_model
+
+        key = self.space.base.canonical_key(base_arch)
+        if key in self.trained:
+            return (*self.trained[key], False)
+        model = self.space.base.build(base_arch, self.spec)
+        m = train_model(model, self.splits, epochs=self.epochs, cfg=self.train_cfg, device=self.device,
+                        seed=train_seed(self.seed, key))
+        model = model.to("cpu").eval()
+        self.trained[key] = (model, m)
+        self.trainings += 1
+        return model, m, True
 
     def evaluate(self, task: EvalTask) -> EvalResult:
-        from eatnas.train.trainer import evaluate, train_model
+        from eatnas.train.trainer import evaluate
 
         arch = self.space.decode(task.arch)
-        model = self.space.build(arch, self.spec)
-        m = train_model(model, self.splits, epochs=self.epochs, cfg=self.train_cfg, device=self.device, seed=task.seed)
-        model = model.to("cpu").eval()
+        model, m, fresh = self.float_model(arch.base)
         policy = self.space.policy(arch, model)
         qacc = evaluate(quantize_model(model, policy, self.scheme), self.splits.val, "cpu")[0]
         if self.keep_models:
-            self.models[task.key] = copy.deepcopy(model)
+            self.models[task.key] = model
         return EvalResult(metrics={"accuracy": qacc, "float_accuracy": m.accuracy, "params": m.params, "macs": m.macs,
-                                   "size_mb": model_size(model, policy, self.scheme).mb})
+                                   "size_mb": model_size(model, policy, self.scheme).mb, "trained": int(fresh)})
 
 
-def run_joint_search(space: QuantSpace, splits: Any, qs: QuantSettings, epochs: float, train_cfg: Any,
-                     seed: int = 0, out: str | Path | None = None, keep_models: bool = False,
-                     device: str = "cpu") -> tuple[SearchResult, JointEvaluator]:
-    """One evolution over architecture + bit genes with the JASQ fitness on ``size_mb``."""
+def uniform_bits_init(space: QuantSpace, n: int, seed: int, first: Sequence[Any] = ()) -> list[InitCandidate]:
+    """``n`` architectures (distinct base networks: ``first``, then random ones), member ``i`` with all units
+    at one bit-width, cycling through a shuffled bit set. The architectures depend only on ``seed``,
+    ``first`` and the base space, so searches over the same base space with different bit sets start from
+    the same networks."""
+    arch_rng, bit_rng = random.Random(derive_seed(seed, "init", "arch")), random.Random(derive_seed(seed, "init", "bits"))
+    order = list(space.bits)
+    bit_rng.shuffle(order)
+    out, seen = [], set()
+    given = list(first)
+    while len(out) < n:
+        base = given.pop(0) if given else space.base.sample(arch_rng)
+        key = space.base.canonical_key(base)
+        if key not in seen:
+            seen.add(key)
+            out.append(InitCandidate(space.with_bits(base, order[len(out) % len(order)])))
+    return out
+
+
+def make_engine(space: SearchSpace, evaluator: Evaluator, qs: QuantSettings, seed: int, *, selection: str = "fitness",
+                init: Sequence[InitCandidate] = (), history: Path | None = None) -> Evolution:
+    """An evolution over ``space`` with the JASQ fitness on ``size_mb`` and the chosen parent ``selection``."""
+    if selection not in ("fitness", "pareto"):
+        raise ValueError(f"selection {selection!r} is unknown; choose fitness or pareto")
     settings, strategy_name, controller = engine_settings(qs.search, seed)
+    if init:
+        settings = EvolutionSettings(**{**settings.__dict__, "population": max(settings.population, len(init))})
     fitness = Fitness(objective="jasq", cost="size_mb", target=qs.target_mb, alpha=qs.alpha, beta=qs.beta)
-    evaluator = JointEvaluator(space, splits, epochs, train_cfg, device, qs.scheme, keep_models)
-    history = Path(out) / "history.jsonl" if out is not None else None
     if history is not None:
         history.parent.mkdir(parents=True, exist_ok=True)
         history.unlink(missing_ok=True)
@@ -71,6 +128,29 @@ def run_joint_search(space: QuantSpace, splits: Any, qs: QuantSettings, epochs: 
             append_jsonl(history, {**rec.task.to_dict(), "status": rec.result.status, "metrics": rec.result.metrics,
                                    "error": rec.result.error})
 
-    engine = Evolution(space, make_strategy(strategy_name, space, controller, seed=seed), fitness, settings,
-                       SerialExecutor(evaluator), on_record=on_record)
+    cls = ParetoEvolution if selection == "pareto" else Evolution
+    return cls(space, make_strategy(strategy_name, space, controller, seed=seed), fitness, settings,
+               SerialExecutor(evaluator), init=list(init), on_record=on_record)
+
+
+def run_joint_search(space: QuantSpace, splits: Any, qs: QuantSettings, epochs: float, train_cfg: Any,
+                     seed: int = 0, out: str | Path | None = None, keep_models: bool = False,
+                     device: str = "cpu", selection: str = "fitness",
+                     init: str = "random", cache: dict | None = None,
+                     init_archs: Sequence[Any] = ()) -> tuple[SearchResult, JointEvaluator]:
+    """One evolution over architecture + bit genes (``qs.search`` budget); see the module docstring.
+
+    ``cache``: a shared ``{base key: (trained float model, metrics)}`` dict (training is deterministic per
+    base architecture and seed, so sharing it between searches only saves time).
+    ``init_archs``: base architectures placed first in a ``uniform_bits`` initial population.
+    """
+    if init not in ("random", "uniform_bits"):
+        raise ValueError(f"init {init!r} is unknown; choose random or uniform_bits")
+    evaluator = JointEvaluator(space, splits, epochs, train_cfg, device, qs.scheme, keep_models, seed)
+    settings, _, _ = engine_settings(qs.search, seed)
+    if cache is not None:
+        evaluator.trained = cache
+    members = uniform_bits_init(space, settings.population, seed, init_archs) if init == "uniform_bits" else ()
+    history = Path(out) / "history.jsonl" if out is not None else None
+    engine = make_engine(space, evaluator, qs, seed, selection=selection, init=members, history=history)
     return engine.run(), evaluator

@@ -65,8 +65,14 @@ def record_row(rec: Record, label: str | None = None) -> dict:
 
 
 def run_policy_search(model: nn.Module, accuracy_fn: AccuracyFn, qs: QuantSettings, out: str | Path | None,
-                      seed: int = 0) -> tuple[PolicySpace, SearchResult]:
-    """Search a bit policy for ``model``; logs ``history.jsonl`` under ``out`` when given."""
+                      seed: int = 0, selection: str = "fitness") -> tuple[PolicySpace, SearchResult]:
+    """Search a bit policy for ``model``; logs ``history.jsonl`` under ``out`` when given.
+
+    ``selection``: ``fitness`` (JASQ scalar fitness tournament) or ``pareto``
+    (:class:`eatnas.quant.pareto.ParetoEvolution`, parents from the (accuracy, size) front of all evaluations).
+    """
+    if selection not in ("fitness", "pareto"):
+        raise ValueError(f"selection {selection!r} is unknown; choose fitness or pareto")
     space = PolicySpace(model, qs.bits, qs.granularity, qs.keep_float, scheme=qs.scheme)
     settings, strategy_name, controller = engine_settings(qs.search, seed)
     fitness = Fitness(objective="jasq", cost="size_mb", target=qs.target_mb, alpha=qs.alpha, beta=qs.beta)
@@ -87,7 +93,9 @@ def run_policy_search(model: nn.Module, accuracy_fn: AccuracyFn, qs: QuantSettin
                                    "error": rec.result.error})
 
     strategy = make_strategy(strategy_name, space, controller, seed=seed)
-    engine = Evolution(space, strategy, fitness, settings, SerialExecutor(PolicyEvaluator(space, accuracy_fn, qs.size_format)),
+    from eatnas.quant.pareto import ParetoEvolution
+
+    engine = (ParetoEvolution if selection == "pareto" else Evolution)(space, strategy, fitness, settings, SerialExecutor(PolicyEvaluator(space, accuracy_fn, qs.size_format)),
                        init=init, on_record=on_record)
     return space, engine.run()
 

@@ -1,0 +1,83 @@
+"""Joint-search helpers: uniform-bit initial population, Pareto parent selection, trained-network cache."""
+
+import pytest
+from torch import nn
+
+from eatnas.quant.joint import JointEvaluator, train_seed, uniform_bits_init
+from eatnas.quant.search import run_policy_search
+from eatnas.quant.settings import QuantSettings
+from eatnas.search.fitness import pareto_front
+from eatnas.space.base import get_space
+from eatnas.space.quant import PolicySpace, QuantSpace
+
+BASE = {"ops": ("sep", "mb3"), "kernels": (3, 5), "layers": (1, 2), "widths": (0.5, 1.0), "head_channels": 32}
+
+
+def test_uniform_bits_init_covers_the_bit_set_with_shared_architectures():
+    base = get_space("block", **BASE)
+    joint = QuantSpace(base, bits=(2, 4, 8, 16, 32), granularity="block")
+    floats = QuantSpace(base, bits=(32,), granularity="block", unit_names=joint.unit_names)
+    a, b = uniform_bits_init(joint, 10, seed=3), uniform_bits_init(floats, 10, seed=3)
+    assert all(len(set(c.arch.bits)) == 1 for c in a)  # one bit-width per member
+    assert {c.arch.bits[0] for c in a} == {2, 4, 8, 16, 32}  # cycling through the set
+    assert len({base.canonical_key(c.arch.base) for c in a}) == 10
+    assert [c.arch.base for c in a] == [c.arch.base for c in b]  # same networks whatever the bit set
+    assert all(c.arch.bits == (32,) * len(joint.unit_names) for c in b)
+
+
+def test_train_seed_depends_on_architecture_only():
+    assert train_seed(0, "x") == train_seed(0, "x") != train_seed(0, "y")
+
+
+@pytest.mark.parametrize("selection", ["pareto", "fitness"])
+def test_policy_search_selection(selection):
+    net = PolicySpace.test_instance().model
+    # accuracy grows with the mean bit-width, saturating: a real trade-off against size
+    acc = lambda m: 100.0 - 400.0 / (1 + sum(p.detach().abs().sum().item() for p in m.parameters()) % 7)
+    qs = QuantSettings(bits=(2, 4, 8, 32), granularity="layer", search={"strategy": "rea", "population": 4, "sample": 2,
+                                                                        "evaluations": 14})
+    _, res = run_policy_search(net, acc, qs, None, seed=0, selection=selection)
+    assert len(res.records) == 14
+    if selection == "pareto":  # every child's parent was on the front of the evaluations before it
+        for i, r in enumerate(res.records):
+            if r.task.parent_index is None:
+                continue
+            prev = res.records[:i]
+            front = pareto_front([(p.result.metrics["accuracy"], p.result.metrics["size_mb"]) for p in prev])
+            assert r.task.parent_index in {prev[j].task.index for j in front}
+
+
+def test_policy_search_rejects_unknown_selection():
+    with pytest.raises(ValueError, match="selection"):
+        run_policy_search(nn.Sequential(nn.Linear(2, 2)), lambda m: 0.0, QuantSettings(bits=(4, 8)), None,
+                          selection="nsga")
+
+
+def test_joint_evaluator_trains_each_base_architecture_once(monkeypatch):
+    import eatnas.train.trainer as trainer
+
+    calls = []
+
+    class M:
+        accuracy, params, macs = 50.0, 1, 1
+
+    def fake_train(model, splits, **kw):
+        calls.append(kw["seed"])
+        return M()
+
+    monkeypatch.setattr(trainer, "train_model", fake_train)
+    monkeypatch.setattr(trainer, "evaluate", lambda model, loader, device: (42.0, 0.0))
+
+    class Splits:
+        num_classes, resolution, in_channels, val = 10, 8, 1, None
+
+    space = QuantSpace(get_space("block", **BASE), bits=(4, 8), granularity="block")
+    ev = JointEvaluator(space, Splits(), epochs=1, train_cfg=None, seed=5)
+    base = space.base.preset("tiny")
+    from eatnas.search.tasks import EvalTask
+
+    for i, b in enumerate((4, 8)):
+        arch = space.with_bits(base, b)
+        res = ev.evaluate(EvalTask(index=i, arch=space.encode(arch), key=space.canonical_key(arch), seed=i, init=False))
+        assert res.metrics["trained"] == (1 if i == 0 else 0) and res.metrics["accuracy"] == 42.0
+    assert calls == [train_seed(5, space.base.canonical_key(base))]
