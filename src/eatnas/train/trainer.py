@@ -46,7 +46,7 @@ def evaluate(model: nn.Module, split: Split, device: torch.device | str, batch_s
     model.eval()
     correct = torch.zeros((), dtype=torch.long, device=device)
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-    fmt = torch.channels_last if channels_last and device.type == "cuda" else None
+    fmt = torch.channels_last if channels_last else None
     try:
         with torch.inference_mode(), _autocast(device, amp):
             for x, y in split.eval_batches(batch_size, device):
@@ -84,8 +84,7 @@ def train_model(model: nn.Module, splits: DataSplits, *, epochs: float | None = 
         raise ValueError(f"negative training budget: epochs={epochs} steps={steps}")
     if epochs is not None and epochs > 0:
         total = max(total, 1)
-    cuda = device.type == "cuda"
-    fmt = torch.channels_last if cfg.channels_last and cuda else None
+    fmt = torch.channels_last if cfg.channels_last else None
     model.to(device)
     if fmt is not None:
         model.to(memory_format=fmt)
