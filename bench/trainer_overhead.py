@@ -30,7 +30,12 @@ from eatnas.train.refnet import RefNet
 
 
 def baseline(model: torch.nn.Module, split: TensorSplit, cfg: TrainConfig, steps: int, seed: int) -> None:
-    """A minimal loop: permuted indices, normalise, forward, cross-entropy, backward, SGD step."""
+    """A minimal loop: permuted indices, normalise, forward, cross-entropy, backward, SGD step.
+
+    It uses the trainer's memory format (``cfg.channels_last``) so that the ratio measures loop overhead.
+    """
+    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    model.to(memory_format=fmt)
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
     opt = torch.optim.SGD([{"params": decay, "weight_decay": cfg.weight_decay},
@@ -47,7 +52,7 @@ def baseline(model: torch.nn.Module, split: TensorSplit, cfg: TrainConfig, steps
         perm = torch.randperm(n, generator=gen)
         for i in range(min(n // bs, steps - done)):
             idx = perm[i * bs:(i + 1) * bs]
-            x = (split.images[idx].float() / scale - mean) / std
+            x = ((split.images[idx].float() / scale - mean) / std).contiguous(memory_format=fmt)
             loss = F.cross_entropy(model(x), split.labels[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
