@@ -70,6 +70,10 @@ def main() -> int:
     ap.add_argument("--seed-fixed", action="store_true",
                     help="put the fixed architecture of (c) into the initial populations of (a) and (b) too "
                          "(same prior knowledge for all three methods)")
+    ap.add_argument("--uniform-moves", action=argparse.BooleanOptionalAction, default=True,
+                    help="joint mutation may also set every bit gene to one bit-width (the fixed-arch search starts "
+                         "from every uniform policy and (b) quantizes uniformly, so the joint search gets the same move); "
+                         "the joint mutation then draws its group (architecture / one unit's bits / all bits) first")
     args = ap.parse_args()
     bits = tuple(sorted(int(b) for b in args.bits.split(",")))
     low_bits = [b for b in bits if b != 32]
@@ -94,9 +98,10 @@ def main() -> int:
     if seeded and args.init != "uniform_bits":
         ap.error("--seed-fixed needs --init uniform_bits")
     t = time.time()
-    joint = QuantSpace(base, bits=bits, granularity="block")
+    joint = QuantSpace(base, bits=bits, granularity="block", uniform_moves=args.uniform_moves)
     res_a, ev_a = run_joint_search(joint, splits, qs, args.epochs, train_cfg, args.seed, out / "joint",
-                                   selection=args.selection, init=args.init, cache=cache, init_archs=seeded)
+                                   selection=args.selection, init=args.init, cache=cache, init_archs=seeded,
+                                   grouped=args.uniform_moves)
     points["joint"] = [(r.result.metrics["accuracy"], r.result.metrics["size_mb"]) for r in res_a.records if r.ok]
     times["joint"] = time.time() - t
     trainings["joint"] = _networks(joint, res_a)
@@ -114,7 +119,12 @@ def main() -> int:
     float_pts = [(r.result.metrics["accuracy"], r.result.metrics["size_mb"]) for r in ok_b]
     front_b = pareto_front(float_pts)  # sorted by size
     q = min(args.quantize_top, len(front_b))
-    chosen = sorted({front_b[round(i * (len(front_b) - 1) / max(q - 1, 1))] for i in range(q)})
+    chosen = {front_b[round(i * (len(front_b) - 1) / max(q - 1, 1))] for i in range(q)}
+    for i in sorted(range(len(ok_b)), key=lambda i: -float_pts[i][0]):  # a short front: fill with the most accurate
+        if len(chosen) >= args.quantize_top:
+            break
+        chosen.add(i)
+    chosen = sorted(chosen)
     pts_b = list(float_pts) if 32 in bits else []
     for i in chosen:
         model_b, _, _ = ev_b.float_model(arch_only.decode(ok_b[i].task.arch).base)
@@ -137,7 +147,7 @@ def main() -> int:
     ref_cost = 1.1 * max(c for pts in points.values() for _, c in pts)
     summary = {}
     print(f"\ndigits, {args.evaluations} evaluations per method, {args.epochs:g} epochs per trained network, "
-          f"selection {args.selection}, init {args.init}{' + fixed arch' if seeded else ''}, bits {list(bits)}; hypervolume reference: accuracy 10 %, "
+          f"selection {args.selection}, uniform moves {args.uniform_moves}, init {args.init}{' + fixed arch' if seeded else ''}, bits {list(bits)}; hypervolume reference: accuracy 10 %, "
           f"size {ref_cost:.4f} MB; primary HV over log10(size) (sizes span orders of magnitude), linear-size HV also shown")
     for name, pts in points.items():
         front = [pts[i] for i in pareto_front(pts)]

@@ -81,3 +81,26 @@ def test_joint_evaluator_trains_each_base_architecture_once(monkeypatch):
         res = ev.evaluate(EvalTask(index=i, arch=space.encode(arch), key=space.canonical_key(arch), seed=i, init=False))
         assert res.metrics["trained"] == (1 if i == 0 else 0) and res.metrics["accuracy"] == 42.0
     assert calls == [train_seed(5, space.base.canonical_key(base))]
+
+
+def test_uniform_moves_set_every_bit_gene():
+    space = QuantSpace(get_space("block", **BASE), bits=(2, 4, 8), granularity="block", uniform_moves=True)
+    arch = space.with_bits(space.base.preset("tiny"), [2, 4] * 5)
+    moves = [a for a in space.actions(arch) if a.position == len(space.vocab_sizes())]
+    assert [space.apply(arch, a).bits for a in moves] == [(b,) * 10 for b in (2, 4, 8)]
+    uniform = space.with_bits(arch.base, 8)
+    assert len([a for a in space.actions(uniform) if a.position == len(space.vocab_sizes())]) == 2
+    plain = QuantSpace(space.base, bits=(2, 4, 8), granularity="block", unit_names=space.unit_names)
+    assert all(a.position < len(plain.vocab_sizes()) for a in plain.actions(arch))
+
+
+def test_grouped_mutation_draws_each_group():
+    import random
+
+    from eatnas.quant.pareto import GroupedMutation
+
+    space = QuantSpace(get_space("block", **BASE), bits=(2, 4, 8), granularity="block", uniform_moves=True)
+    arch = space.with_bits(space.base.preset("tiny"), 8)
+    strat, rng, n = GroupedMutation(space), random.Random(0), len(space.vocab_sizes())
+    pos = [strat.propose(arch, rng, lambda a: True).position for _ in range(300)]
+    assert 70 < sum(p < 35 for p in pos) < 130 and 70 < sum(p == n for p in pos) < 130

@@ -30,7 +30,7 @@ from typing import Any, Sequence
 import torch
 
 from eatnas.quant.apply import quantize_model
-from eatnas.quant.pareto import ParetoEvolution
+from eatnas.quant.pareto import GroupedMutation, ParetoEvolution
 from eatnas.quant.settings import QuantSettings
 from eatnas.quant.size import model_size
 from eatnas.search.engine import Evolution, EvolutionSettings, InitCandidate, SearchResult
@@ -70,9 +70,11 @@ class JointEvaluator(Evaluator):
         key = self.space.base.canonical_key(base_arch)
         if key in self.trained:
             return (*self.trained[key], False)
-        model = self.space.base.build(base_arch, self.spec)
-        m = train_model(model, self.splits, epochs=self.epochs, cfg=self.train_cfg, device=self.device,
-                        seed=train_seed(self.seed, key))
+        seed = train_seed(self.seed, key)
+        with torch.random.fork_rng():  # the initial weights too depend only on the seed and the architecture
+            torch.manual_seed(seed)
+            model = self.space.base.build(base_arch, self.spec)
+        m = train_model(model, self.splits, epochs=self.epochs, cfg=self.train_cfg, device=self.device, seed=seed)
         model = model.to("cpu").eval()
         self.trained[key] = (model, m)
         self.trainings += 1
@@ -111,8 +113,9 @@ def uniform_bits_init(space: QuantSpace, n: int, seed: int, first: Sequence[Any]
 
 
 def make_engine(space: SearchSpace, evaluator: Evaluator, qs: QuantSettings, seed: int, *, selection: str = "fitness",
-                init: Sequence[InitCandidate] = (), history: Path | None = None) -> Evolution:
-    """An evolution over ``space`` with the JASQ fitness on ``size_mb`` and the chosen parent ``selection``."""
+                init: Sequence[InitCandidate] = (), history: Path | None = None, grouped: bool = False) -> Evolution:
+    """An evolution over ``space`` with the JASQ fitness on ``size_mb`` and the chosen parent ``selection``;
+    ``grouped``: :class:`GroupedMutation` instead of the configured strategy (QuantSpace only)."""
     if selection not in ("fitness", "pareto"):
         raise ValueError(f"selection {selection!r} is unknown; choose fitness or pareto")
     settings, strategy_name, controller = engine_settings(qs.search, seed)
@@ -129,7 +132,9 @@ def make_engine(space: SearchSpace, evaluator: Evaluator, qs: QuantSettings, see
                                    "error": rec.result.error})
 
     cls = ParetoEvolution if selection == "pareto" else Evolution
-    return cls(space, make_strategy(strategy_name, space, controller, seed=seed), fitness, settings,
+    strategy = (GroupedMutation(space, None, seed) if grouped and isinstance(space, QuantSpace)
+                else make_strategy(strategy_name, space, controller, seed=seed))
+    return cls(space, strategy, fitness, settings,
                SerialExecutor(evaluator), init=list(init), on_record=on_record)
 
 
@@ -137,12 +142,13 @@ def run_joint_search(space: QuantSpace, splits: Any, qs: QuantSettings, epochs: 
                      seed: int = 0, out: str | Path | None = None, keep_models: bool = False,
                      device: str = "cpu", selection: str = "fitness",
                      init: str = "random", cache: dict | None = None,
-                     init_archs: Sequence[Any] = ()) -> tuple[SearchResult, JointEvaluator]:
+                     init_archs: Sequence[Any] = (), grouped: bool = False) -> tuple[SearchResult, JointEvaluator]:
     """One evolution over architecture + bit genes (``qs.search`` budget); see the module docstring.
 
     ``cache``: a shared ``{base key: (trained float model, metrics)}`` dict (training is deterministic per
     base architecture and seed, so sharing it between searches only saves time).
     ``init_archs``: base architectures placed first in a ``uniform_bits`` initial population.
+    ``grouped``: mutation group (architecture / one unit's bits / all bits) drawn first (:class:`GroupedMutation`).
     """
     if init not in ("random", "uniform_bits"):
         raise ValueError(f"init {init!r} is unknown; choose random or uniform_bits")
@@ -152,5 +158,6 @@ def run_joint_search(space: QuantSpace, splits: Any, qs: QuantSettings, epochs: 
         evaluator.trained = cache
     members = uniform_bits_init(space, settings.population, seed, init_archs) if init == "uniform_bits" else ()
     history = Path(out) / "history.jsonl" if out is not None else None
-    engine = make_engine(space, evaluator, qs, seed, selection=selection, init=members, history=history)
+    engine = make_engine(space, evaluator, qs, seed, selection=selection, init=members, history=history,
+                         grouped=grouped)
     return engine.run(), evaluator

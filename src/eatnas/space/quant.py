@@ -6,6 +6,9 @@
   whose layer names do not depend on the architecture). Tokens = base tokens + one bit token per unit
   (index into ``bits``). String: ``<base string>@b:<bits of unit 0>,<bits of unit 1>,...``, e.g.
   ``sep_k3_l1_w0.5_s0-...@b:8,4,4,16,4,4,8,8,8,32``.
+  ``uniform_moves=True`` adds one mutation per bit-width that sets every unit to it (position = the number
+  of tokens; JASQ's own mutation changes several genes at once), so a search can move a network's size
+  in one step instead of one unit at a time.
 * :class:`PolicySpace` is a fixed trained network: architecture = bits per unit (``b:8,4,...``);
   ``build`` returns the post-training-quantized copy of the network.
 
@@ -101,8 +104,10 @@ class QuantSpace(_BitGenes, SearchSpace):
     def __init__(self, base: str | SearchSpace = "block", bits: Sequence[int] = (2, 4, 8, 16, 32),
                  granularity: str = "block", keep_float: Sequence[str] = (), unit_rule: str = DEFAULT_UNIT_RULE,
                  base_options: Mapping[str, Any] | None = None, unit_names: Sequence[str] | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, uniform_moves: bool = False) -> None:
         self.base = get_space(base, **dict(base_options or {})) if isinstance(base, str) else base
+        # uniform_moves: one extra mutation per bit-width, "set every unit to b" (position = number of tokens)
+        self.uniform_moves = bool(uniform_moves)
         self._init_rules(bits, granularity, keep_float, unit_rule)
         self.unit_names = tuple(unit_names) if unit_names else self._discover_units(seed)
         self._nb = len(self.base.vocab_sizes())
@@ -173,12 +178,20 @@ class QuantSpace(_BitGenes, SearchSpace):
         out = list(self.base.actions(arch.base))
         for i, t in enumerate(self.bit_tokens(arch.bits)):
             out += [Action(self._nb + i, v) for v in range(len(self.bits)) if v != t]
+        if self.uniform_moves:
+            out += [Action(self._nb + len(self.unit_names), v) for v, b in enumerate(self.bits)
+                    if any(x != b for x in arch.bits)]
         return out
 
     def apply(self, arch: QuantArch, action: Action) -> QuantArch:
         if action.position < self._nb:
             return QuantArch(self.base.apply(arch.base, action), arch.bits)
         i = action.position - self._nb
+        if self.uniform_moves and i == len(self.unit_names) and 0 <= action.value < len(self.bits):
+            new = (self.bits[action.value],) * len(self.unit_names)
+            if new == arch.bits:
+                raise ValueError(f"action {action} does not change the architecture")
+            return QuantArch(arch.base, new)
         if not (0 <= i < len(self.unit_names) and 0 <= action.value < len(self.bits)):
             raise ValueError(f"action {action} is out of range for the quant space")
         new = self.bits[action.value]
