@@ -8,14 +8,22 @@ interrupted run resumes):
     eatnas transfer                                 (parent on Fashion-MNIST, offspring + inherited weights)
     eatnas search   --stage search_large --init offspring.json
     eatnas search   --stage search_large_scratch    (same budget and settings, random population)
-    eatnas transfer compare --final-epochs E        (identical final training of both best architectures)
+    eatnas transfer compare --final-epochs E --final-seeds R   (identical final training of both best architectures)
+
+Fairness (defaults): both large searches use the same cost-aware fitness, JASQ/MnasNet form
+val accuracy × (MACs/T)^-0.07 with the same fixed T (the median MACs of random architectures of
+the space at the large task's spec, papers.md §1.3 [I]); the basic architecture is scaled to T
+before the offspring are generated (``transfer.cost_target``, as EAT-NAS scales the seed); each
+search's final architecture is its best by that validation fitness (test accuracy is never used for a
+choice); both final architectures are trained from scratch with the same settings, data and R seeds.
+``--fitness accuracy --cost-target none`` gives the earlier accuracy-only, unscaled comparison.
 
 Then it prints population quality (mean validation accuracy of the population, mean ± std over
 seeds) against evaluations and against wall time (the transfer stage's time is charged to the
 seeded search), the final test accuracies, and writes ``OUT/transfer_vs_scratch.png`` and
 ``OUT/summary.json``.
 
-    .venv/bin/python bench/transfer_vs_scratch.py                 # 3 seeds, ~20-30 min on 2 cores
+    .venv/bin/python bench/transfer_vs_scratch.py                 # 3 seeds, ~25-35 min on 2 cores
     .venv/bin/python bench/transfer_vs_scratch.py --seeds 0 --quick
 """
 
@@ -43,16 +51,23 @@ def median_random_cost(seed: int, samples: int = 256) -> float:
 
     from eatnas.space.base import BuildSpec, get_space
 
-    cfg = config(seed, False, None)
+    cfg = config(seed, False, None, "accuracy", None)
     space = get_space("block", **{k: v for k, v in cfg["space"].items() if k != "name"})
     rng = random.Random(seed)
     spec = BuildSpec(10, cfg["data"]["large"]["resolution"], 1)
     return float(statistics.median(space.cost(space.sample(rng), spec).macs for _ in range(samples)))
 
 
-def config(seed: int, quick: bool, cost_target: float | None) -> dict:
-    """The bench config: small networks and budgets so that one candidate takes seconds."""
+def config(seed: int, quick: bool, cost_target: float | None, objective: str, fitness_target: float | None) -> dict:
+    """The bench config: small networks and budgets so that one candidate takes seconds.
+
+    ``objective``/``fitness_target``: the large searches' fitness (both of them: seeded and scratch);
+    ``jasq`` = validation accuracy × (MACs/T)^-0.07 with the same fixed T for both.
+    """
     evals = 6 if quick else 10
+    fitness = {"objective": objective}
+    if objective == "jasq":
+        fitness.update({"cost": "macs", "target": fitness_target, "alpha": -0.07, "beta": -0.07})
     return {
         "run": f"bench-transfer-{seed}", "seed": seed, "device": "cpu", "threads": 1,
         "space": {"name": "block", "width_multiplier": 0.5, "head_channels": 64},
@@ -65,7 +80,7 @@ def config(seed: int, quick: bool, cost_target: float | None) -> dict:
         "transfer": {"population": 5, "move_probability": 0.1, "max_distance": 3, "parent_epochs": 1,
                      "cost_metric": "macs", "cost_target": cost_target},
         "search_large": {"strategy": "rea", "population": 5, "sample": 2, "evaluations": evals,
-                         "init_epochs": 1, "child_epochs": 1},
+                         "init_epochs": 1, "child_epochs": 1, "fitness": fitness},
     }
 
 
@@ -81,19 +96,34 @@ def run(cmd: list[str], log: Path) -> float:
     return time.perf_counter() - start
 
 
-def pipeline(seed: int, out: Path, quick: bool, final_epochs: float, cost_target: str | None,
-             reuse: Path | None) -> dict:
+def _target(value: str | None, seed: int) -> float | None:
+    if value is None or str(value).lower() in ("none", "null", ""):
+        return None
+    return median_random_cost(seed) if value == "auto" else float(value)
+
+
+def pipeline(seed: int, out: Path, quick: bool, final_epochs: float, final_seeds: int, cost_target: str | None,
+             objective: str, fitness_target: str | None, reuse: Path | None) -> dict:
     """All stages for one seed; returns stage wall times."""
     d = out / f"seed{seed}"
     d.mkdir(parents=True, exist_ok=True)
-    if reuse is not None:  # stages that do not depend on the transfer settings
-        for name in ("search_small", "select", "search_large_scratch"):
+    target = _target(cost_target, seed)
+    cfg = config(seed, quick, target, objective, _target(fitness_target, seed) if objective == "jasq" else None)
+    if reuse is not None:
+        # search_small and select do not depend on the transfer or large-search settings; the scratch
+        # search is reused only when it ran with the same large-search settings (fitness included)
+        old_cfg = reuse / f"seed{seed}" / "config.yaml"
+        old = yaml.safe_load(old_cfg.read_text()) if old_cfg.is_file() else {}
+        names = ["search_small", "select"]
+        if (old.get("search_large") == cfg["search_large"] and old.get("data") == cfg["data"]
+                and old.get("space") == cfg["space"]):
+            names.append("search_large_scratch")
+        for name in names:
             src = reuse / f"seed{seed}" / name
             if src.is_dir() and not (d / name).exists():
                 shutil.copytree(src, d / name)
-    target = median_random_cost(seed) if cost_target == "auto" else (float(cost_target) if cost_target else None)
     cfg_path = d / "config.yaml"
-    cfg_path.write_text(yaml.safe_dump(config(seed, quick, target), sort_keys=False))
+    cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     log = d / "log.txt"
     c = ["--config", str(cfg_path)]
     steps = [
@@ -107,7 +137,8 @@ def pipeline(seed: int, out: Path, quick: bool, final_epochs: float, cost_target
          ["search", *c, "--stage", "search_large_scratch", "--out", str(d / "search_large_scratch")]),
         ("compare", d / "compare/compare.json",
          ["transfer", "compare", *c, "--seeded", str(d / "search_large"), "--scratch", str(d / "search_large_scratch"),
-          "--transfer", str(d / "transfer"), "--final-epochs", str(final_epochs), "--out", str(d / "compare")]),
+          "--transfer", str(d / "transfer"), "--final-epochs", str(final_epochs),
+          "--final-seeds", str(final_seeds), "--out", str(d / "compare")]),
     ]
     times = {}
     for name, marker, cmd in steps:
@@ -132,20 +163,31 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--out", type=Path, default=ROOT / "results/bench/transfer_vs_scratch")
     ap.add_argument("--quick", action="store_true", help="smaller budgets (a smoke run)")
-    ap.add_argument("--final-epochs", type=float, default=None, help="final training epochs (default 4; quick 1)")
-    ap.add_argument("--cost-target", default=None,
-                    help="transfer.cost_target in MACs at the large task's spec; 'auto' = the median cost of random "
-                         "architectures (cost-matched transfer); default none (no scaling)")
+    ap.add_argument("--final-epochs", type=float, default=None, help="final training epochs (default 6; quick 1)")
+    ap.add_argument("--final-seeds", type=int, default=None,
+                    help="final training runs per architecture, the same seeds for both searches (default 2; quick 1)")
+    ap.add_argument("--fitness", choices=("jasq", "accuracy"), default="jasq",
+                    help="fitness of both large searches: jasq = val accuracy × (MACs/T)^-0.07 with the same T "
+                         "(--fitness-target) for both (default), or accuracy only")
+    ap.add_argument("--fitness-target", default="auto",
+                    help="T of the jasq fitness in MACs at the large task's spec; 'auto' (default) = the median "
+                         "cost of random architectures of the space")
+    ap.add_argument("--cost-target", default="auto",
+                    help="transfer.cost_target (MACs at the large task's spec) the basic architecture is scaled to; "
+                         "'auto' (default) = the median cost of random architectures (= the default fitness T); "
+                         "'none' = no scaling")
     ap.add_argument("--reuse", type=Path, default=None,
                     help="copy search_small, select and search_large_scratch of each seed from this earlier bench "
                          "output (they do not depend on the transfer settings)")
     args = ap.parse_args()
-    final_epochs = args.final_epochs if args.final_epochs is not None else (1 if args.quick else 4)
+    final_epochs = args.final_epochs if args.final_epochs is not None else (1 if args.quick else 6)
+    final_seeds = args.final_seeds if args.final_seeds is not None else (1 if args.quick else 2)
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     for seed in args.seeds:
         print(f"seed {seed}", flush=True)
-        pipeline(seed, args.out, args.quick, final_epochs, args.cost_target, args.reuse)
+        pipeline(seed, args.out, args.quick, final_epochs, final_seeds, args.cost_target, args.fitness,
+                 args.fitness_target, args.reuse)
 
     seeded: list[list[Point]] = []
     scratch: list[list[Point]] = []
@@ -190,11 +232,25 @@ def main() -> int:
         print(f"{f:>5} | {mean_std(ts):>15} | {mean_std(sv):>15} | {mean_std(cv):>15}")
     above_time = per_seed_ok
 
-    st = [f["summary"].get("seeded_final_test_accuracy") for f in finals]
-    ct = [f["summary"].get("scratch_final_test_accuracy") for f in finals]
-    print(f"\nFinal test accuracy after identical training ({final_epochs:g} epochs on the same subset):")
-    print(f"  seeded  {mean_std(st)}   per seed {st}")
-    print(f"  scratch {mean_std(ct)}   per seed {ct}")
+    def _r(x):
+        return None if x is None else round(x, 2)
+
+    st = [_r(f["summary"].get("seeded_final_test_accuracy")) for f in finals]
+    ct = [_r(f["summary"].get("scratch_final_test_accuracy")) for f in finals]
+    sv = [_r(f["summary"].get("seeded_final_val_accuracy")) for f in finals]
+    cv = [_r(f["summary"].get("scratch_final_val_accuracy")) for f in finals]
+    sm = [f["summary"].get("seeded_final_macs") for f in finals]
+    cm = [f["summary"].get("scratch_final_macs") for f in finals]
+    runs = {len(f.get("final", {}).get("seeded", {}).get("test_accuracies") or [None]) for f in finals}
+    print(f"\nFinal architectures (chosen by each search's validation fitness), trained identically: "
+          f"{final_epochs:g} epochs on the same subset, {'/'.join(map(str, sorted(runs)))} run(s) per architecture "
+          f"with the same seeds; accuracy = mean of the runs")
+    print(f"  seeded  MACs per seed {sm}")
+    print(f"  scratch MACs per seed {cm}")
+    print(f"  validation: seeded  {mean_std(sv)}   per seed {sv}")
+    print(f"              scratch {mean_std(cv)}   per seed {cv}")
+    print(f"  test:       seeded  {mean_std(st)}   per seed {st}")
+    print(f"              scratch {mean_std(ct)}   per seed {ct}")
     print(f"seeded mean above scratch at every evaluation: {above_eval}; at every time point: {above_time}")
     st_ok = [s for s in st if s is not None]
     ct_ok = [c for c in ct if c is not None]
@@ -206,7 +262,11 @@ def main() -> int:
                        f"digits -> Fashion-MNIST subset, {len(args.seeds)} seeds")
     summary = {"seeds": args.seeds, "by_evaluations": rows_eval, "by_wall_time": rows_time,
                "seeded_above_every_evaluation": above_eval, "seeded_above_every_time": above_time,
-               "final_test_accuracy": {"seeded": st, "scratch": ct, "epochs": final_epochs},
+               "final_test_accuracy": {"seeded": st, "scratch": ct, "epochs": final_epochs, "runs": sorted(runs)},
+               "final_val_accuracy": {"seeded": sv, "scratch": cv},
+               "final_macs": {"seeded": sm, "scratch": cm},
+               "settings": {"fitness": args.fitness, "fitness_target": args.fitness_target,
+                            "cost_target": args.cost_target, "final_seeds": final_seeds},
                "final_seeded_at_least_scratch": final_ok, "plot": str(plot),
                "bench_wall_time_s": time.perf_counter() - start}
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))

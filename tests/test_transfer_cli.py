@@ -61,3 +61,23 @@ def test_errors_are_one_line_exit_2(tmp_path, capsys) -> None:
     assert "best.json: missing" in capsys.readouterr().err
     assert main(["select", "--search", str(tmp_path), "--out", str(tmp_path / "o"), "--set", "oops"]) == 2
     assert "KEY=VALUE" in capsys.readouterr().err
+
+
+def test_final_training_several_seeds_same_for_both_searches(tmp_path) -> None:
+    """Identical final training: run i uses the same seed for every search; accuracies are the run means."""
+    from eatnas.config import load_config
+    from eatnas.transfer.compare import final_test_accuracies
+
+    a = _search(tmp_path / "a", "search_large", [50.0])
+    b = _search(tmp_path / "b", "search_large_scratch", [40.0])
+    cfg = load_config(None, {"seed": 0, "device": "cpu", "threads": 1, "space.head_channels": 16,
+                             "data.large": {"name": "digits"}, "train.batch_size": 128, "train.lr": 0.1})
+    res = final_test_accuracies(cfg, {"seeded": a, "scratch": b}, epochs=0.2, seeds=2)
+    one = final_test_accuracies(cfg, {"seeded": a}, epochs=0.2, seeds=1)
+    for r in res.values():
+        assert len(r["test_accuracies"]) == 2 and len(set(r["run_seeds"])) == 2
+        assert r["test_accuracy"] == pytest.approx(sum(r["test_accuracies"]) / 2)
+    assert res["seeded"]["run_seeds"] == res["scratch"]["run_seeds"]
+    # same architecture, same seeds -> same results; run 0 is the one-seed comparison
+    assert res["seeded"]["test_accuracies"] == res["scratch"]["test_accuracies"]
+    assert one["seeded"]["test_accuracies"][0] == res["seeded"]["test_accuracies"][0]

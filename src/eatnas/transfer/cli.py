@@ -70,7 +70,8 @@ def _compare(args: argparse.Namespace) -> int:
     final = None
     if args.final_epochs is not None:
         cfg = _config(args)
-        final = final_test_accuracies(cfg, {"seeded": args.seeded, "scratch": args.scratch}, epochs=args.final_epochs)
+        final = final_test_accuracies(cfg, {"seeded": args.seeded, "scratch": args.scratch}, epochs=args.final_epochs,
+                                     seeds=args.final_seeds)
     offset = transfer_time(args.transfer) if args.transfer else 0.0
     table = compare_searches(args.seeded, args.scratch, args.out, final=final, seeded_time_offset_s=offset,
                              config=_config(args) if args.config else None)
@@ -97,5 +98,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--transfer", help="compare: transfer directory; its wall time is charged to the seeded search")
     t.add_argument("--final-epochs", type=float, help="compare: train both final architectures this long "
                                                        "(same seed and settings) and report test accuracy")
+    t.add_argument("--final-seeds", type=int, default=1,
+                   help="compare: train each final architecture this many times (the same seeds for both searches) "
+                        "and report the mean accuracies")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override (repeatable)")
     t.set_defaults(func=_cmd_transfer)

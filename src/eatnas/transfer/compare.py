@@ -164,27 +164,47 @@ def plot_curves(curves: Mapping[str, Sequence[Sequence[Point]]], path: str | Pat
 
 
 def final_test_accuracies(cfg: Mapping[str, Any], search_dirs: Mapping[str, str | Path], *, epochs: float,
-                          seed: int | None = None) -> dict[str, dict[str, Any]]:
-    """Train each search's final architecture from scratch on the large dataset with identical settings."""
+                          seed: int | None = None, seeds: int = 1) -> dict[str, dict[str, Any]]:
+    """Train each search's final architecture from scratch on the large dataset with identical settings.
+
+    Every architecture is trained ``seeds`` times; run ``i`` uses the same seed for every search
+    (weight initialisation, data order), so the searches differ only by their architecture. The
+    reported ``val_accuracy`` / ``test_accuracy`` are the means over the runs (runs whose loss
+    diverged are left out of the means); the per-run values are listed too.
+    """
     import torch
 
     from eatnas.train import train_model
     from eatnas.transfer.context import decode_in_space, device_of, load_task, space_from_config, train_settings
     from eatnas.utils.seed import derive_seed
 
+    if seeds < 1:
+        raise EatnasError(f"final training seeds={seeds}: must be at least 1")
     seed = int(cfg.get("seed", 0)) if seed is None else seed
     space = space_from_config(cfg)
     task = load_task(cfg, "large", seed)
+    # run 0 keeps the historical seed, so a one-seed comparison is unchanged
+    run_seeds = [derive_seed(seed, "final-compare") if i == 0 else derive_seed(seed, "final-compare", i)
+                 for i in range(seeds)]
     out = {}
     for label, d in search_dirs.items():
         text = best_arch(d)
         arch = decode_in_space(space, text, str(Path(d) / "best.json"), read_best(d).get("space"))
-        run_seed = derive_seed(seed, "final-compare")  # the same seed for every search
-        torch.manual_seed(run_seed)  # weight initialisation; train_model seeds the rest
-        model = space.build(arch, task.spec)
-        m = train_model(model, task.splits, epochs=epochs, cfg=train_settings(cfg), device=device_of(cfg),
-                        seed=run_seed, test=True)
-        out[label] = {"arch": text, "val_accuracy": m.accuracy, "test_accuracy": m.test_accuracy,
+        vals, tests, m = [], [], None
+        for run_seed in run_seeds:
+            torch.manual_seed(run_seed)  # weight initialisation; train_model seeds the rest
+            model = space.build(arch, task.spec)
+            m = train_model(model, task.splits, epochs=epochs, cfg=train_settings(cfg), device=device_of(cfg),
+                            seed=run_seed, test=True)
+            vals.append(m.accuracy)
+            tests.append(m.test_accuracy)
+
+        def _mean(xs: list[Any]) -> float | None:
+            ok = [float(x) for x in xs if isinstance(x, (int, float)) and x == x]
+            return statistics.fmean(ok) if ok else None
+
+        out[label] = {"arch": text, "val_accuracy": _mean(vals), "test_accuracy": _mean(tests),
+                      "val_accuracies": vals, "test_accuracies": tests, "run_seeds": run_seeds,
                       "params": m.params, "macs": m.macs, "epochs": epochs}
     return out
 
@@ -237,6 +257,8 @@ def compare_searches(seeded_dir: str | Path, scratch_dir: str | Path, out_dir: s
         for label in ("seeded", "scratch"):
             if label in final:
                 summary[f"{label}_final_test_accuracy"] = final[label].get("test_accuracy")
+                summary[f"{label}_final_val_accuracy"] = final[label].get("val_accuracy")
+                summary[f"{label}_final_macs"] = final[label].get("macs")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out_dir / "compare.csv", _csv(table["by_evaluations"]))
