@@ -91,7 +91,7 @@ def main() -> int:
     qs = QuantSettings(bits=bits, granularity="block", alpha=-0.07, beta=args.beta, target_mb=args.target_mb,
                        search=search)
     points: dict[str, list[tuple[float, float]]] = {}
-    times, trainings = {}, {}
+    times, trainings, evals = {}, {}, {}
     cache: dict = {}  # base architecture -> trained float network: identical training, shared to save time
 
     seeded = [base.preset("tiny")] if args.seed_fixed else []
@@ -105,6 +105,7 @@ def main() -> int:
     points["joint"] = [(r.result.metrics["accuracy"], r.result.metrics["size_mb"]) for r in res_a.records if r.ok]
     times["joint"] = time.time() - t
     trainings["joint"] = _networks(joint, res_a)
+    evals["joint"] = len(res_a.records)
 
     t = time.time()
     arch_only = QuantSpace(base, bits=(32,), granularity="block", unit_names=joint.unit_names)
@@ -134,6 +135,7 @@ def main() -> int:
     points["arch search, then uniform"] = pts_b
     times["arch search, then uniform"] = time.time() - t
     trainings["arch search, then uniform"] = _networks(arch_only, res_b)
+    evals["arch search, then uniform"] = len(res_b.records) + len(chosen) * len(low_bits)
 
     t = time.time()
     fixed, _, fresh = ev_a.float_model(base.preset("tiny"))
@@ -143,6 +145,7 @@ def main() -> int:
                                           for r in res_c.records if r.ok]
     times["fixed arch, quant search"] = time.time() - t
     trainings["fixed arch, quant search"] = 1
+    evals["fixed arch, quant search"] = len(res_c.records)
 
     ref_cost = 1.1 * max(c for pts in points.values() for _, c in pts)
     summary = {}
@@ -154,8 +157,8 @@ def main() -> int:
         hv_log = hypervolume([(a, math.log10(c)) for a, c in pts], ref_cost=math.log10(ref_cost), ref_acc=10.0)
         hv_lin = hypervolume(pts, ref_cost=ref_cost, ref_acc=10.0)
         summary[name] = {"hypervolume_log": hv_log, "hypervolume_linear": hv_lin, "front": front, "points": len(pts),
-                         "trainings": trainings[name], "wall_s": times[name]}
-        print(f"{name:<28} HV(log) {hv_log:8.3f}  HV(lin) {hv_lin:8.3f}  ({len(pts)} evaluations, "
+                         "trainings": trainings[name], "evaluations": evals[name], "wall_s": times[name]}
+        print(f"{name:<28} HV(log) {hv_log:8.3f}  HV(lin) {hv_lin:8.3f}  ({evals[name]} evaluations, {len(pts)} points, "
               f"{trainings[name]} trained networks, {len(front)} on the front, {times[name]:.0f}s)")
         for acc, size in front:
             print(f"    {size:8.4f} MB  {acc:6.2f} %")
