@@ -238,15 +238,17 @@ def build_cell_network(
     in_channels: int = 3,
 ) -> CellNetwork:
     """Instantiate the cell network for the two genotypes (pass the same one twice when shared)."""
-    normal_g, reduction_g = check_genotype(normal, "normal"), check_genotype(reduction, "reduction")
-    _check_classes(num_classes)
-    plan = plan_network(normal_g, reduction_g, template, input_size, in_channels)
+    normal_g, reduction_g, plan = _checked_plan(normal, reduction, template, num_classes, input_size, in_channels)
     return CellNetwork(normal_g, reduction_g, plan, num_classes, in_channels, template.dropout)
 
 
-def _check_classes(num_classes: int) -> None:
+def _checked_plan(normal: Sequence[Sequence[int]], reduction: Sequence[Sequence[int]], template: CellTemplate,
+                  num_classes: int, input_size: int, in_channels: int) -> tuple[Genotype, Genotype, NetworkPlan]:
+    """Validated genotypes and the network plan shared by the builder and the analytic cost."""
+    normal_g, reduction_g = check_genotype(normal, "normal"), check_genotype(reduction, "reduction")
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise EatnasError(f"cell network: num_classes must be a positive integer, got {num_classes!r}")
+    return normal_g, reduction_g, plan_network(normal_g, reduction_g, template, input_size, in_channels)
 
 
 def _cell_cost(genotype: Genotype, plan: CellPlan) -> tuple[int, int]:
@@ -273,9 +275,7 @@ def cell_network_cost(
 ) -> Cost:
     """Analytic (params, MACs) of :func:`build_cell_network`, without instantiating it."""
     from eatnas.space.base import Cost  # lazy: eatnas.space imports this module
-    normal_g, reduction_g = check_genotype(normal, "normal"), check_genotype(reduction, "reduction")
-    _check_classes(num_classes)
-    plan = plan_network(normal_g, reduction_g, template, input_size, in_channels)
+    normal_g, reduction_g, plan = _checked_plan(normal, reduction, template, num_classes, input_size, in_channels)
     s = plan.stem_channels
     parts = [(9 * in_channels * s + 2 * s, 9 * in_channels * s * plan.h_stem * plan.h_stem)]
     parts += [_cell_cost(reduction_g if p.reduction else normal_g, p) for p in plan.cells]
