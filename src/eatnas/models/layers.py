@@ -15,6 +15,8 @@ from typing import Iterable
 import torch
 from torch import nn
 
+from eatnas.train.macs import count_macs, count_params  # noqa: F401  (count_params re-exported)
+
 BN_MOMENTUM = 0.1  # PyTorch convention for the papers' MXNet momentum 0.9
 SHORTCUTS = ("none", "identity", "projection")
 
@@ -199,40 +201,7 @@ def init_weights(module: nn.Module) -> None:
                 nn.init.zeros_(m.bias)
 
 
-def count_params(module: nn.Module) -> int:
-    """Number of parameters (trainable or not; buffers excluded)."""
-    return sum(p.numel() for p in module.parameters())
-
-
 def measure_macs(module: nn.Module, input_size: int, in_channels: int = 3) -> int:
-    """MACs of one image counted with forward hooks on Conv2d and Linear (a module built on the
-    ``meta`` device gives a shape-only run)."""
-    param = next(module.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
-    total = 0
-
-    def conv_hook(m: nn.Conv2d, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
-        nonlocal total
-        per_out = (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
-        total += per_out * out[0].numel()
-
-    def linear_hook(m: nn.Linear, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
-        nonlocal total
-        total += m.in_features * m.out_features * (out[0].numel() // m.out_features)
-
-    handles = []
-    for m in module.modules():
-        if isinstance(m, nn.Conv2d):
-            handles.append(m.register_forward_hook(conv_hook))
-        elif isinstance(m, nn.Linear):
-            handles.append(m.register_forward_hook(linear_hook))
-    was_training = module.training
-    try:
-        module.eval()
-        with torch.no_grad():
-            module(torch.zeros(1, in_channels, input_size, input_size, device=device))
-    finally:
-        for h in handles:
-            h.remove()
-        module.train(was_training)
-    return total
+    """MACs of one ``in_channels x input_size x input_size`` image, counted with forward hooks on Conv2d and
+    Linear (:func:`eatnas.train.macs.count_macs`; a module built on the ``meta`` device gives a shape-only run)."""
+    return count_macs(module, (in_channels, input_size, input_size))
