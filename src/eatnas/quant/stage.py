@@ -9,7 +9,6 @@ one entry per layer), ``quantized.pt`` (its integer weights, see :mod:`eatnas.qu
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any, Mapping
@@ -28,7 +27,7 @@ from eatnas.quant.search import frontier_rows, run_policy_search, write_frontier
 from eatnas.quant.settings import QuantSettings
 from eatnas.quant.size import float_size_mb, model_size
 from eatnas.space.base import BuildSpec
-from eatnas.utils.io import write_json_atomic
+from eatnas.utils.io import read_json_object, write_json_atomic
 from eatnas.utils.seed import derive_seed, seed_everything
 
 log = logging.getLogger(__name__)
@@ -54,9 +53,8 @@ def load_state(path: str | Path) -> dict[str, torch.Tensor]:
 def _best_of_search(search_dir: str | Path) -> tuple[str, str | None]:
     """``(architecture string, checkpoint path)`` of ``search_dir/best.json``."""
     path = Path(search_dir) / "best.json"
-    if not path.is_file():
-        raise QuantError(f"{path}: missing; finish the architecture search first (or pass --net NAME)")
-    data = json.loads(path.read_text())
+    data = read_json_object(path, "rerun the architecture search", error=QuantError,
+                            missing="finish the architecture search first (or pass --net NAME)")
     best = data.get("best", data) if isinstance(data.get("best"), dict) else data
     arch = best.get("arch") or best.get("arch_string")
     if not isinstance(arch, str):

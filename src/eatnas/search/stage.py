@@ -7,7 +7,6 @@ on ``data.large``, seeded with the transfer offspring when ``--init`` is given) 
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any, Mapping
@@ -18,7 +17,7 @@ from eatnas.search.fitness import Fitness
 from eatnas.search.history import SearchHistory, fingerprint, load_state
 from eatnas.search.strategies import make_strategy
 from eatnas.space.base import SearchSpace, space_from_section
-from eatnas.utils.io import write_json_atomic
+from eatnas.utils.io import read_json_object, write_json_atomic
 from eatnas.utils.seed import derive_seed
 from eatnas.version import code_version
 
@@ -45,13 +44,9 @@ def settings_from_config(search: Mapping[str, Any], seed: int) -> EvolutionSetti
 def read_offspring(path: str | Path, space: SearchSpace) -> list[InitCandidate]:
     """Parse an ``offspring.json`` (``{"space": ..., "offspring": [{"arch", "checkpoint"}]}``)."""
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"--init {str(p)!r} does not exist; pass the transfer stage's offspring.json")
-    try:
-        data = json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{p}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("offspring"), list) or not data["offspring"]:
+    data = read_json_object(p, "rerun the transfer stage", error=ConfigError,
+                            missing="pass the transfer stage's offspring.json as --init")
+    if not isinstance(data.get("offspring"), list) or not data["offspring"]:
         raise ConfigError(f"{p}: expected {{\"space\": NAME, \"offspring\": [{{\"arch\": STR, \"checkpoint\": PATH}}, ...]}}")
     if data.get("space") != space.name:
         raise ConfigError(f"{p}: offspring of space {data.get('space')!r} but space.name is {space.name!r}; "

@@ -9,7 +9,6 @@ Figures: ``search_progress.png`` (accuracy vs evaluations, one panel per search)
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import math
 from pathlib import Path
@@ -20,7 +19,7 @@ from eatnas.errors import EatnasError
 from eatnas.stages import plots
 from eatnas.transfer.compare import Point, compare_curves, plot_curves, population_curve
 from eatnas.transfer.runs import Evaluation
-from eatnas.utils.io import read_jsonl, write_json_atomic, write_text_atomic
+from eatnas.utils.io import read_json_object, read_jsonl, write_json_atomic, write_text_atomic
 from eatnas.version import code_version
 
 log = logging.getLogger(__name__)
@@ -39,12 +38,8 @@ OPTIONAL = {"search_large_scratch"}
 
 
 def read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise EatnasError(f"{path}: missing; run the stage that writes it (snakemake {path}) before the report")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise EatnasError(f"{path}: not valid JSON ({exc.msg}); rerun the stage that writes it") from None
+    return read_json_object(path, "rerun the stage that writes it",
+                            missing=f"run the stage that writes it (snakemake {path}) before the report")
 
 
 def _number(value: Any) -> float | None:

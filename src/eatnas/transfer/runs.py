@@ -7,14 +7,13 @@ used —, ``elapsed_s`` since the search started); the header and failed evaluat
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from eatnas.errors import EatnasError
-from eatnas.utils.io import read_jsonl
+from eatnas.utils.io import read_json_object, read_jsonl
 
 
 @dataclass(frozen=True)
@@ -64,16 +63,8 @@ def read_history(search_dir: str | Path) -> list[Evaluation]:
 
 def read_best(search_dir: str | Path) -> dict[str, Any]:
     """``search_dir/best.json`` (written last by a finished search)."""
-    path = Path(search_dir) / "best.json"
-    if not path.is_file():
-        raise EatnasError(f"{path}: missing; the search in {search_dir} has not finished, run or resume it")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise EatnasError(f"{path}: not valid JSON ({exc.msg}); rerun the search stage") from None
-    if not isinstance(data, dict):
-        raise EatnasError(f"{path}: expected a JSON object; rerun the search stage")
-    return data
+    return read_json_object(Path(search_dir) / "best.json", "rerun the search stage",
+                            missing=f"the search in {search_dir} has not finished, run or resume it")
 
 
 def best_arch(search_dir: str | Path) -> str:

@@ -8,7 +8,6 @@ and ``offspring.json`` (written last: marks completion).
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ from eatnas.transfer.inherit import adapt_across_tasks, silence_new_shortcuts
 from eatnas.transfer.offspring import generate_offspring
 from eatnas.transfer.scale import scale_to_target
 from eatnas.transfer.settings import transfer_config
-from eatnas.utils.io import write_json_atomic
+from eatnas.utils.io import read_json_object, write_json_atomic
 from eatnas.utils.seed import derive_seed
 from eatnas.version import code_version
 
@@ -36,13 +35,8 @@ def read_basic(basic_dir: str | Path, space: SearchSpace) -> tuple[Arch, dict[st
 
     basic_dir = Path(basic_dir)
     path = basic_dir / "basic.json"
-    if not path.is_file():
-        raise EatnasError(f"{path}: missing; run `eatnas select --out {basic_dir}` first")
-    try:
-        info = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise EatnasError(f"{path}: not valid JSON ({exc.msg}); rerun `eatnas select`") from None
-    if not isinstance(info, dict) or not isinstance(info.get("arch"), str):
+    info = read_json_object(path, "rerun `eatnas select`", missing=f"run `eatnas select --out {basic_dir}` first")
+    if not isinstance(info.get("arch"), str):
         raise EatnasError(f"{path}: no 'arch' string; rerun `eatnas select`")
     arch = decode_in_space(space, info["arch"], str(path), info.get("space"))
     ckpt_path = basic_dir / "basic.pt"

@@ -1,4 +1,4 @@
-"""Atomic file writes and append-only JSON-lines files."""
+"""Atomic file writes, JSON object files and append-only JSON-lines files."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+from eatnas.errors import EatnasError
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,24 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def read_json_object(path: str | os.PathLike, fix: str, *, missing: str | None = None,
+                     error: type[EatnasError] = EatnasError) -> dict[str, Any]:
+    """Read a file holding one JSON object; a missing, unparsable or non-object file raises ``error``
+    naming the path, followed by ``fix`` (what to do), or by ``missing`` when the file does not exist."""
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{path}: missing; {missing or fix}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        where = f" at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
+        raise error(f"{path}: not valid JSON ({reason}{where}); {fix}") from None
+    if not isinstance(data, dict):
+        raise error(f"{path}: expected a JSON object, found {type(data).__name__}; {fix}")
+    return data
 
 
 def append_jsonl(path: str | os.PathLike, record: dict) -> None:
