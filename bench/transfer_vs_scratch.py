@@ -18,6 +18,11 @@ search's final architecture is its best by that validation fitness (test accurac
 choice); both final architectures are trained from scratch with the same settings, data and R seeds.
 ``--fitness accuracy --cost-target none`` gives the earlier accuracy-only, unscaled comparison.
 
+The small-task search and the selection get the budget of ``config/fashion.yaml`` (``--small-budget
+standard``: 40 evaluations of 8 / 3 epochs, top 3 retrained with 2 seeds for 10 epochs; digits is cheap,
+a few minutes per seed), so that the basic architecture is a trained choice rather than noise;
+``--small-budget tiny`` (10 evaluations of 2 / 1 epochs, top 2 × 2 seeds × 4 epochs) is the earlier bench.
+
 Then it prints population quality (mean validation accuracy of the population, mean ± std over
 seeds) against evaluations and against wall time (the transfer stage's time is charged to the
 seeded search), the final test accuracies, and writes ``OUT/transfer_vs_scratch.png`` and
@@ -58,13 +63,27 @@ def median_random_cost(seed: int, samples: int = 256) -> float:
     return float(statistics.median(space.cost(space.sample(rng), spec).macs for _ in range(samples)))
 
 
-def config(seed: int, quick: bool, cost_target: float | None, objective: str, fitness_target: float | None) -> dict:
+SMALL_BUDGETS = {
+    # the small-task search and the basic-architecture selection: config/fashion.yaml's budget ...
+    "standard": ({"population": 8, "sample": 2, "evaluations": 40, "init_epochs": 8, "child_epochs": 3},
+                 {"top_k": 3, "seeds": 2, "epochs": 10}),
+    # ... and the earlier bench's (results/bench/transfer_vs_scratch*)
+    "tiny": ({"population": 5, "sample": 2, "evaluations": 10, "init_epochs": 2, "child_epochs": 1},
+             {"top_k": 2, "seeds": 2, "epochs": 4}),
+}
+
+
+def config(seed: int, quick: bool, cost_target: float | None, objective: str, fitness_target: float | None,
+           small_budget: str = "standard") -> dict:
     """The bench config: small networks and budgets so that one candidate takes seconds.
 
     ``objective``/``fitness_target``: the large searches' fitness (both of them: seeded and scratch);
     ``jasq`` = validation accuracy × (MACs/T)^-0.07 with the same fixed T for both.
     """
     evals = 6 if quick else 10
+    small, select = SMALL_BUDGETS["tiny" if quick else small_budget]
+    if quick:
+        small, select = {**small, "evaluations": 6}, {**select, "epochs": 3}
     fitness = {"objective": objective}
     if objective == "jasq":
         fitness.update({"cost": "macs", "target": fitness_target, "alpha": -0.07, "beta": -0.07})
@@ -74,9 +93,8 @@ def config(seed: int, quick: bool, cost_target: float | None, objective: str, fi
         "data": {"small": {"name": "digits"},
                  "large": {"name": "fashion_mnist", "subset_fraction": 0.05, "resolution": 14}},
         "train": {"batch_size": 64, "lr": 0.1},
-        "search_small": {"strategy": "rea", "population": 5, "sample": 2, "evaluations": 6 if quick else 10,
-                         "init_epochs": 2, "child_epochs": 1},
-        "select": {"top_k": 2, "seeds": 2, "epochs": 3 if quick else 4},
+        "search_small": {"strategy": "rea", **small},
+        "select": dict(select),
         "transfer": {"population": 5, "move_probability": 0.1, "max_distance": 3, "parent_epochs": 1,
                      "cost_metric": "macs", "cost_target": cost_target},
         "search_large": {"strategy": "rea", "population": 5, "sample": 2, "evaluations": evals,
@@ -103,21 +121,21 @@ def _target(value: str | None, seed: int) -> float | None:
 
 
 def pipeline(seed: int, out: Path, quick: bool, final_epochs: float, final_seeds: int, cost_target: str | None,
-             objective: str, fitness_target: str | None, reuse: Path | None) -> dict:
+             objective: str, fitness_target: str | None, reuse: Path | None, small_budget: str) -> dict:
     """All stages for one seed; returns stage wall times."""
     d = out / f"seed{seed}"
     d.mkdir(parents=True, exist_ok=True)
     target = _target(cost_target, seed)
-    cfg = config(seed, quick, target, objective, _target(fitness_target, seed) if objective == "jasq" else None)
+    cfg = config(seed, quick, target, objective, _target(fitness_target, seed) if objective == "jasq" else None,
+                 small_budget)
     if reuse is not None:
-        # search_small and select do not depend on the transfer or large-search settings; the scratch
-        # search is reused only when it ran with the same large-search settings (fitness included)
+        # a stage is reused only when every config section it depends on is equal in the earlier run
         old_cfg = reuse / f"seed{seed}" / "config.yaml"
         old = yaml.safe_load(old_cfg.read_text()) if old_cfg.is_file() else {}
-        names = ["search_small", "select"]
-        if (old.get("search_large") == cfg["search_large"] and old.get("data") == cfg["data"]
-                and old.get("space") == cfg["space"]):
-            names.append("search_large_scratch")
+        depends = {"search_small": ("seed", "space", "data", "train", "search_small"),
+                   "select": ("seed", "space", "data", "train", "search_small", "select"),
+                   "search_large_scratch": ("seed", "space", "data", "train", "search_large")}
+        names = [name for name, keys in depends.items() if all(old.get(k) == cfg.get(k) for k in keys)]
         for name in names:
             src = reuse / f"seed{seed}" / name
             if src.is_dir() and not (d / name).exists():
@@ -176,9 +194,12 @@ def main() -> int:
                     help="transfer.cost_target (MACs at the large task's spec) the basic architecture is scaled to; "
                          "'auto' (default) = the median cost of random architectures (= the default fitness T); "
                          "'none' = no scaling")
+    ap.add_argument("--small-budget", choices=sorted(SMALL_BUDGETS), default="standard",
+                    help="budget of the small-task search and the selection: standard = config/fashion.yaml's "
+                         "(default), tiny = the earlier bench's")
     ap.add_argument("--reuse", type=Path, default=None,
                     help="copy search_small, select and search_large_scratch of each seed from this earlier bench "
-                         "output (they do not depend on the transfer settings)")
+                         "output, each only when the config sections it depends on are equal")
     args = ap.parse_args()
     final_epochs = args.final_epochs if args.final_epochs is not None else (1 if args.quick else 6)
     final_seeds = args.final_seeds if args.final_seeds is not None else (1 if args.quick else 2)
@@ -187,7 +208,7 @@ def main() -> int:
     for seed in args.seeds:
         print(f"seed {seed}", flush=True)
         pipeline(seed, args.out, args.quick, final_epochs, final_seeds, args.cost_target, args.fitness,
-                 args.fitness_target, args.reuse)
+                 args.fitness_target, args.reuse, args.small_budget)
 
     seeded: list[list[Point]] = []
     scratch: list[list[Point]] = []
@@ -266,6 +287,7 @@ def main() -> int:
                "final_val_accuracy": {"seeded": sv, "scratch": cv},
                "final_macs": {"seeded": sm, "scratch": cm},
                "settings": {"fitness": args.fitness, "fitness_target": args.fitness_target,
+                            "small_budget": args.small_budget,
                             "cost_target": args.cost_target, "final_seeds": final_seeds},
                "final_seeded_at_least_scratch": final_ok, "plot": str(plot),
                "bench_wall_time_s": time.perf_counter() - start}

@@ -30,7 +30,12 @@ def test_child_starts_well_above_chance_but_scratch_does_not(digits_parent, digi
     scratch_acc, _ = evaluate(_net(1, **CHILDREN[kind]), digits_splits.test, "cpu")
     report = inherit_weights(child, parent.state_dict())
     acc, _ = evaluate(child, digits_splits.test, "cpu")
-    assert acc > 50.0, f"{kind}: {acc:.1f}% after inheritance ({report})"
+    if kind == "deeper":
+        # repeated layers change the function: 43-75 % over 6 parent training seeds (chance: 10 %)
+        assert acc > 30.0, f"{kind}: {acc:.1f}% after inheritance ({report})"
+    else:  # zero-padded channels and kernels preserve the parent's function
+        parent_acc, _ = evaluate(parent, digits_splits.test, "cpu")
+        assert acc == pytest.approx(parent_acc, abs=0.5), f"{kind}: {acc:.1f}% vs parent {parent_acc:.1f}% ({report})"
     assert scratch_acc < 25.0
     assert report.adapted and not report.initialised
 

@@ -15,7 +15,7 @@ TINY = {
     "run": "t", "threads": 1, "device": "cpu",
     "data": {"large": {"name": "digits", "subset_fraction": 0.5}},
     "space": {"width_multiplier": 0.25, "head_channels": 16},
-    "final": {"epochs": 0.5, "train": {"batch_size": 32}},
+    "final": {"epochs": 1.5, "train": {"batch_size": 32}},  # one epoch boundary: a resume state is written
     "quant": {"size_format": "packed"},
 }
 
@@ -57,6 +57,7 @@ def test_final_writes_model_export_and_metrics(setup, tmp_path):
     assert abs(saved["quantized_test_accuracy"] - saved["float_test_accuracy"]) < 10.0
     assert m["average_bits"] == pytest.approx(8.0)
     assert saved["train_images"] < 1797 and saved["test_images"] > 0
+    assert not (tmp_path / "final" / "train_state.pt").exists()  # the resume state goes once outputs are written
 
 
 def test_final_cli_reports_missing_search_in_one_line(setup, tmp_path):

@@ -75,8 +75,9 @@ def run_final(config_path: str | Path, search_dir: str | Path, policy_path: str 
     model = space.build(arch, spec)
     tcfg = from_dict(TrainConfig, cfg["final"]["train"], "final.train")
     log.info("final training of %s for %s epochs on %s", arch_text, cfg["final"]["epochs"], splits.sizes())
+    resume = out / "train_state.pt"  # saved after every epoch: a killed run continues where it stopped
     trained = train_model(model, splits, epochs=cfg["final"]["epochs"], cfg=tcfg, device=device, seed=seed,
-                          test=True)
+                          test=True, resume=resume)
     model = model.cpu().eval()
     save_checkpoint(out / "model.pt", model, config=cfg, arch=arch_text,
                     extra={"test_accuracy": trained.test_accuracy, "val_accuracy": trained.accuracy})
@@ -123,6 +124,7 @@ def run_final(config_path: str | Path, search_dir: str | Path, policy_path: str 
         "code_version": code_version(),
     }
     write_json_atomic(out / "metrics.json", metrics)
+    resume.unlink(missing_ok=True)
     log.info("final: float test %.2f%%, quantized test %.2f%%, %.3f MB", trained.test_accuracy or float("nan"),
              q_acc, size.mb)
     return metrics

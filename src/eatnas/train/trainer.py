@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import sys
 import time
+from pathlib import Path
 from typing import Mapping
 
 import torch
@@ -18,7 +20,10 @@ from eatnas.train.config import TrainConfig
 from eatnas.train.macs import count_macs, count_params
 from eatnas.train.metrics import Metrics
 from eatnas.train.optim import cosine_factor, make_optimizer
+from eatnas.train.resume import load_train_state, resume_key, save_train_state
 from eatnas.utils.seed import derive_seed
+
+log = logging.getLogger(__name__)
 
 
 class TrainingDiverged(EatnasError):
@@ -64,7 +69,7 @@ def evaluate(model: nn.Module, split: Split, device: torch.device | str, batch_s
 def train_model(model: nn.Module, splits: DataSplits, *, epochs: float | None = None, steps: int | None = None,
                 cfg: TrainConfig | None = None, device: torch.device | str = "cpu", seed: int = 0,
                 progress: bool = False, lr_scale: float = 1.0, lr_multipliers: Mapping[str, float] | None = None,
-                test: bool = False) -> Metrics:
+                test: bool = False, resume: str | Path | None = None) -> Metrics:
     """Train ``model`` in place for ``epochs`` (fractional allowed) or ``steps`` and evaluate it.
 
     One step is one batch of ``cfg.batch_size`` training images; an epoch is
@@ -72,6 +77,10 @@ def train_model(model: nn.Module, splits: DataSplits, *, epochs: float | None = 
     rate is ``cfg.lr * lr_scale`` (times ``lr_multipliers[name]`` per parameter), decayed per step
     along a cosine to 0. ``test=True`` also evaluates the test split. Same seed, same result on CPU.
     Raises :class:`TrainingDiverged` when the loss becomes NaN/inf.
+
+    ``resume``: a file where the optimisation state is saved after every epoch (progress is logged at
+    INFO); a later call with the same arguments continues from it and ends with the same weights as an
+    uninterrupted run (on CPU). The caller deletes it once the run's outputs are written.
     """
     if (epochs is None) == (steps is None):
         raise ValueError("pass exactly one of epochs= or steps=")
@@ -89,7 +98,8 @@ def train_model(model: nn.Module, splits: DataSplits, *, epochs: float | None = 
     if fmt is not None:
         model.to(memory_format=fmt)
     torch.manual_seed(derive_seed(seed, "train"))  # dropout and other in-model randomness
-    train_loss, images = _fit(model, splits, total, cfg, device, seed, fmt, progress, lr_scale, lr_multipliers)
+    train_loss, images = _fit(model, splits, total, cfg, device, seed, fmt, progress, lr_scale, lr_multipliers,
+                              resume)
     train_time = time.perf_counter() - start
     acc, loss = evaluate(model, splits.val, device, cfg.eval_batch_size, amp=cfg.amp, channels_last=cfg.channels_last)
     test_acc = test_loss = None
@@ -107,22 +117,31 @@ def train_model(model: nn.Module, splits: DataSplits, *, epochs: float | None = 
 
 def _fit(model: nn.Module, splits: DataSplits, total: int, cfg: TrainConfig, device: torch.device, seed: int,
          fmt: torch.memory_format | None, progress: bool, lr_scale: float,
-         lr_multipliers: Mapping[str, float] | None) -> tuple[float, int]:
+         lr_multipliers: Mapping[str, float] | None, resume: str | Path | None = None) -> tuple[float, int]:
     """The optimisation loop; returns (mean training loss, images seen)."""
     if total == 0:
         return float("nan"), 0
     optimizer = make_optimizer(model, cfg, lr_scale, lr_multipliers)
     base_lrs = [g["lr"] for g in optimizer.param_groups]
+    per_epoch = steps_per_epoch(splits, cfg.batch_size)
+    key = resume_key(model, splits, total, cfg, seed, lr_scale, lr_multipliers) if resume is not None else ""
+    restored = load_train_state(resume, key, model, optimizer) if resume is not None else None
+    start = restored.step if restored is not None else 0
     params = [p for g in optimizer.param_groups for p in g["params"]]
     criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     check_every = 20 if device.type == "cuda" else 1  # a NaN check syncs the GPU
     bar = _progress_bar(total) if progress else None
+    if bar is not None:
+        bar.update(start)
     loss_sum = torch.zeros((), dtype=torch.float32, device=device)
     checked_sum, images = 0.0, 0
+    if restored is not None:
+        loss_sum += restored.loss_sum
+        checked_sum = restored.loss_sum  # images counts this process's images only (speed figures)
     model.train()
-    step = 0
+    step, epoch_start, epoch_images = start, time.perf_counter(), images
     try:
-        for step, (x, y) in enumerate(train_batches(splits, cfg.batch_size, total, seed, device)):
+        for step, (x, y) in enumerate(train_batches(splits, cfg.batch_size, total, seed, device, start), start):
             factor = cosine_factor(step, total)
             for group, lr0 in zip(optimizer.param_groups, base_lrs):
                 group["lr"] = lr0 * factor
@@ -146,6 +165,14 @@ def _fit(model: nn.Module, splits: DataSplits, total: int, cfg: TrainConfig, dev
                     bar.set_postfix(loss=f"{checked_sum / (step + 1):.3f}", refresh=False)
             if bar is not None:
                 bar.update(1)
+            if resume is not None and (step + 1) % per_epoch == 0:
+                checked_sum = loss_sum.item()
+                elapsed = time.perf_counter() - epoch_start
+                log.info("epoch %d/%d: mean train loss %.4f, %.0f img/s", (step + 1) // per_epoch,
+                         math.ceil(total / per_epoch), checked_sum / (step + 1), (images - epoch_images) / elapsed)
+                epoch_start, epoch_images = time.perf_counter(), images
+                if step + 1 < total:
+                    save_train_state(resume, key, step + 1, model, optimizer, checked_sum)
     finally:
         if bar is not None:
             bar.close()
