@@ -120,3 +120,16 @@ def test_prepare_model_from_search_dir(tmp_path):
     (tmp_path / "best.json").write_text(json.dumps({"best": {"checkpoint": "x.pt"}}))
     with pytest.raises(Exception, match="no 'arch' string"):
         prepare_model(load_config(), splits, str(tmp_path), None, None, "cpu")
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def test_quant_search_with_activation_quant_and_finetuning_on_the_job_device(tmp_path, device):
+    """Policies are evaluated on the job's device; the final model is fine-tuned there and exported on the CPU."""
+    from eatnas.quant.stage import run_search
+
+    cfg = {**CONFIG, "device": device, "quant": {**CONFIG["quant"], "act_bits": 8, "finetune_epochs": 0.2}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    summary = run_search(str(tmp_path / "c.yaml"), str(tmp_path / "out"), net="block:tiny")
+    assert summary["evaluations"] == 8 and 0.0 <= summary["metrics"]["accuracy"] <= 100.0
+    assert 0.0 <= summary["metrics"]["accuracy_finetuned"] <= 100.0
+    assert (tmp_path / "out" / "quantized.pt").is_file() and (tmp_path / "out" / "quantized.onnx").is_file()

@@ -132,10 +132,10 @@ def run_search(config: str, out: str, search_dir: str | None = None, net: str | 
     torch.set_num_threads(int(cfg["threads"]))
     splits = _splits(cfg)
     model, meta = prepare_model(cfg, splits, search_dir, net, checkpoint, device)
-    model = model.to("cpu")
-    acc_fn = _accuracy_fn(splits.val, "cpu", int(cfg["train"]["eval_batch_size"]))
+    model = model.to(device)  # PTQ copies and their validation run on the job's device (GPU when it has one)
+    acc_fn = _accuracy_fn(splits.val, device, int(cfg["train"]["eval_batch_size"]))
     if qs.act_bits is not None:
-        acc_fn = _with_activation_quant(acc_fn, splits, qs.act_bits, int(cfg["seed"]))
+        acc_fn = _with_activation_quant(acc_fn, splits, qs.act_bits, int(cfg["seed"]), device)
     out_dir = Path(out)
     space, result = run_policy_search(model, acc_fn, qs, out_dir, seed=derive_seed(cfg["seed"], "quant-search"))
     best = result.best()
@@ -153,6 +153,7 @@ def run_search(config: str, out: str, search_dir: str | None = None, net: str | 
     metrics = dict(best.result.metrics)
     if qs.finetune_epochs > 0:
         metrics["accuracy_finetuned"] = acc_fn(final)
+    final, model = final.cpu(), model.cpu()  # exported and checked (onnxruntime) on the CPU
     extra = {"arch": best.task.arch, "net": meta, "metrics": metrics}
     write_policy_json(out_dir / "policy.json", model, policy, qs.scheme, extra)
     export_quantized(out_dir / "quantized.pt", final, policy, qs.scheme, meta={**meta, "policy_arch": best.task.arch})
@@ -183,12 +184,12 @@ def _export_onnx(path: Path, model: nn.Module, spec: Mapping[str, int]) -> dict 
     return export_onnx(path, model, (1, spec["in_channels"], spec["input_size"], spec["input_size"]))
 
 
-def _with_activation_quant(acc_fn: Any, splits: Any, act_bits: int, seed: int):
+def _with_activation_quant(acc_fn: Any, splits: Any, act_bits: int, seed: int, device: str = "cpu"):
     """Wrap an accuracy function so that every conv/linear layer also sees fake-quantized inputs
     (per-tensor, ranges calibrated on 4 training batches of 64 images)."""
     from eatnas.train.batches import train_batches
 
-    calib = list(train_batches(splits, 64, 4, derive_seed(seed, "act-calibration"), torch.device("cpu")))
+    calib = list(train_batches(splits, 64, 4, derive_seed(seed, "act-calibration"), torch.device(device)))
 
     def acc(model: nn.Module) -> float:
         aq = ActivationQuantizer(model, uniform_policy(model, 8), act_bits).calibrate(calib).enable()
@@ -207,7 +208,7 @@ def _finetune(model: nn.Module, policy: dict, splits: Any, qs: QuantSettings, cf
     bs = int(cfg["train"]["batch_size"])
     steps = max(1, int(round(qs.finetune_epochs * steps_per_epoch(splits, bs))))
     seed = derive_seed(cfg["seed"], "quant-finetune")
-    return qat_finetune(model, policy, lambda: train_batches(splits, bs, steps, seed, torch.device("cpu")), 1,
+    return qat_finetune(model, policy, lambda: train_batches(splits, bs, steps, seed, torch.device(device)), 1,
                         qs.scheme, lr=float(cfg["train"]["lr"]) * 0.1, seed=seed)
 
 
