@@ -122,8 +122,32 @@ def test_module_names_for_weight_inheritance() -> None:
     model = space.build(space.preset("renasnet"), BuildSpec(10, 8, 1))
     tops = {name.split(".")[0] for name, _ in model.named_parameters()}
     assert tops == {"stem", "cells", "classifier"}
-    assert "cells.0.blocks.0.left.1.weight" in model.state_dict()
-    assert "cells.0.pre1.1.weight" in model.state_dict()
+    assert "cells.0.blocks.0.left.dw1.weight" in model.state_dict()
+    assert "cells.0.pre1.conv.weight" in model.state_dict()
+
+
+def test_inheritance_reinitialises_a_replaced_operation_and_adapts_a_new_kernel() -> None:
+    """Op keys name their role: sep3 -> conv3 starts fresh, sep5 -> sep3 centre-crops the parent kernels."""
+    from eatnas.train import inherit_weights
+
+    space, spec = tiny(), BuildSpec(10, 8, 1)
+    torch.manual_seed(0)
+    parent = space.build(space.decode(RENAS_TEXT), spec)  # block 1: left sep5, right sep3
+    state = parent.state_dict()
+    dense = space.decode(RENAS_TEXT.replace("sep5~0,sep3~1|", "sep5~0,conv3~1|", 1))
+    child = space.build(dense, spec)
+    fresh = child.state_dict()["cells.0.blocks.0.right.conv.weight"].clone()
+    report = inherit_weights(child, state)
+    right = [k for k in report.initialised if k.startswith("cells.0.blocks.0.right.")]
+    assert "cells.0.blocks.0.right.conv.weight" in right and "cells.0.blocks.0.right.bn.weight" in right
+    assert torch.equal(child.cells[0].blocks[0].right.conv.weight, fresh)
+    assert not any(k.startswith("cells.0.blocks.0.right.") for k in report.adapted)
+    smaller = space.build(space.decode(RENAS_TEXT.replace("sep5~0", "sep3~0", 1)), spec)
+    report = inherit_weights(smaller, state)
+    assert "cells.0.blocks.0.left.dw1.weight" in report.adapted
+    assert torch.equal(smaller.cells[0].blocks[0].left.dw1.weight,
+                       parent.cells[0].blocks[0].left.dw1.weight[:, :, 1:4, 1:4])
+    assert not any(k.startswith("cells.0.blocks.0.") for k in report.initialised)
 
 
 # --- cell semantics ---------------------------------------------------------------------------------

@@ -8,10 +8,16 @@ an ``H`` map into ``ceil(H / 2)``.
 Cost convention (shared with :mod:`eatnas.models.cell_net`): params = every trainable tensor
 (conv weights, BN affine weight and bias, linear weight and bias; convs are bias-free);
 MACs = convolutions and linear layers only, per image.
+
+Submodules are named by their role (``dw1``, ``pw1``, ``conv``, ``conv1x7`` ...), not numbered, so that
+weight inheritance (which matches state-dict keys) re-initialises an operation that a mutation
+replaced instead of copying, say, a depthwise kernel into a dense convolution; a kernel change of
+the same operation (sep3 -> sep5) keeps its keys and is centre-cropped or padded.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Sequence
 
 import torch
@@ -38,41 +44,41 @@ class SepConvStack(nn.Sequential):
 
     def __init__(self, c: int, kernel: int, stride: int) -> None:
         pad = kernel // 2
-        super().__init__(
-            nn.ReLU(inplace=False),
-            nn.Conv2d(c, c, kernel, stride=stride, padding=pad, groups=c, bias=False),
-            nn.Conv2d(c, c, 1, bias=False),
-            _bn(c),
-            nn.ReLU(inplace=False),
-            nn.Conv2d(c, c, kernel, stride=1, padding=pad, groups=c, bias=False),
-            nn.Conv2d(c, c, 1, bias=False),
-            _bn(c),
-        )
+        super().__init__(OrderedDict([
+            ("relu1", nn.ReLU(inplace=False)),
+            ("dw1", nn.Conv2d(c, c, kernel, stride=stride, padding=pad, groups=c, bias=False)),
+            ("pw1", nn.Conv2d(c, c, 1, bias=False)),
+            ("bn1", _bn(c)),
+            ("relu2", nn.ReLU(inplace=False)),
+            ("dw2", nn.Conv2d(c, c, kernel, stride=1, padding=pad, groups=c, bias=False)),
+            ("pw2", nn.Conv2d(c, c, 1, bias=False)),
+            ("bn2", _bn(c)),
+        ]))
 
 
 class ReLUConvBN(nn.Sequential):
     """ReLU - kxk conv (no bias) - BN; used for op 5 (conv3) and the 1x1 input squeeze."""
 
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1) -> None:
-        super().__init__(
-            nn.ReLU(inplace=False),
-            nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False),
-            _bn(c_out),
-        )
+        super().__init__(OrderedDict([
+            ("relu", nn.ReLU(inplace=False)),
+            ("conv", nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False)),
+            ("bn", _bn(c_out)),
+        ]))
 
 
 class Conv1x7x7x1(nn.Sequential):
     """Op 6: ReLU - conv 1x7 (stride) - BN - ReLU - conv 7x1 - BN."""
 
     def __init__(self, c: int, stride: int) -> None:
-        super().__init__(
-            nn.ReLU(inplace=False),
-            nn.Conv2d(c, c, (1, 7), stride=stride, padding=(0, 3), bias=False),
-            _bn(c),
-            nn.ReLU(inplace=False),
-            nn.Conv2d(c, c, (7, 1), stride=1, padding=(3, 0), bias=False),
-            _bn(c),
-        )
+        super().__init__(OrderedDict([
+            ("relu1", nn.ReLU(inplace=False)),
+            ("conv1x7", nn.Conv2d(c, c, (1, 7), stride=stride, padding=(0, 3), bias=False)),
+            ("bn1", _bn(c)),
+            ("relu2", nn.ReLU(inplace=False)),
+            ("conv7x1", nn.Conv2d(c, c, (7, 1), stride=1, padding=(3, 0), bias=False)),
+            ("bn2", _bn(c)),
+        ]))
 
 
 class FactorizedReduce(nn.Module):
