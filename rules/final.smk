@@ -23,7 +23,7 @@ rule final:
         key=config_key(config, "final"),
         search=lambda w, input: os.path.dirname(input.best),
         out=lambda w, output: os.path.dirname(output.metrics),
-    threads: config["threads"]
+    threads: config["final"]["threads"] or config["threads"]
     resources:
         gpu=gpu_request(config),
         mem_mb=config["resources"]["mem_mb"],

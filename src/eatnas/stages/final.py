@@ -56,6 +56,7 @@ def run_final(config_path: str | Path, search_dir: str | Path, policy_path: str 
     from eatnas.space.base import BuildSpec
     from eatnas.train import TrainConfig, evaluate, save_checkpoint, train_model
     from eatnas.transfer.context import decode_in_space, device_of, space_from_config
+    from eatnas.utils.device import set_threads
     from eatnas.utils.seed import derive_seed, seed_everything
 
     start = time.perf_counter()
@@ -67,6 +68,8 @@ def run_final(config_path: str | Path, search_dir: str | Path, policy_path: str 
     arch_text = best_architecture(search_dir)
     arch = decode_in_space(space, arch_text, str(Path(search_dir) / "best.json"))
     device = device_of(cfg)
+    if cfg["final"].get("threads"):
+        set_threads(int(cfg["final"]["threads"]))  # the final job usually runs alone: it may take more cores
     seed = derive_seed(int(cfg["seed"]), "final")
     splits = load_dataset(final_dataset(cfg), seed, device)
     spec = BuildSpec(num_classes=splits.num_classes, input_size=splits.resolution, in_channels=splits.in_channels)
