@@ -117,6 +117,7 @@ STAGE_SECTIONS = {
     "search_large": ["seed", "device", "space", "data.large", "train", "search_large"],
     "search_large_scratch": ["seed", "device", "space", "data.large", "train", "search_large"],
     "search_quant": ["seed", "device", "space", "data.large", "train", "quant"],
+    "search_joint": ["seed", "device", "space", "data.large", "train", "quant"],
     "final": ["seed", "device", "space", "data.large", "quant", "final"],
 }
 

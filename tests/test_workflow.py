@@ -51,6 +51,8 @@ def test_dry_run_lists_every_rule(tmp_path):
     assert set(jobs_in(r.stdout)) == set(RULES) | {"all", "search_large_scratch"}
     r = smk(workdir(tmp_path), "-n", "search_large_scratch")
     assert jobs_in(r.stdout) == {"search_large_scratch": 1}
+    r = smk(workdir(tmp_path), "-n", "search_joint")  # JASQ's joint search: a named target only
+    assert jobs_in(r.stdout) == {"search_joint": 1}
     resolved = yaml.safe_load((tmp_path / "results/tiny/config.resolved.yaml").read_text())
     assert resolved["run"] == "tiny" and resolved["final"]["train"]["lr"] == 0.05  # defaults filled
 

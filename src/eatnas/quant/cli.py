@@ -21,6 +21,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", help="float weights of the network (default: best.json's, or train quant.net_epochs)")
     p.set_defaults(func=_search)
 
+    p = qsub.add_parser("joint", help="joint architecture + bit-width search (JASQ): Pareto front, best exported")
+    p.add_argument("--config", required=True, help="pipeline config (YAML); uses space, quant, train and data.<--data>")
+    p.add_argument("--out", required=True, help="output folder: history.jsonl, frontier.csv, policy.json, quantized.pt, "
+                                                "best.json (a rerun resumes)")
+    p.add_argument("--data", default="large", choices=["large", "small"], help="which data section to search on")
+    p.set_defaults(func=_joint)
+
     p = qsub.add_parser("apply", help="test accuracy and size of an exported quantized model")
     p.add_argument("--model", required=True, help="quantized.pt written by 'quant search'")
     p.add_argument("--policy", required=True, help="policy.json written by 'quant search'")
@@ -42,6 +49,14 @@ def _search(args: argparse.Namespace) -> int:
 
     summary = run_search(args.config, args.out, args.search, args.net, args.checkpoint)
     print(json.dumps({k: summary[k] for k in ("arch", "fitness", "metrics", "baselines", "target_mb")}, indent=2))
+    return 0
+
+
+def _joint(args: argparse.Namespace) -> int:
+    from eatnas.quant.joint_stage import run_joint_stage
+
+    summary = run_joint_stage(args.config, args.out, args.data)
+    print(json.dumps({k: summary[k] for k in ("arch", "bits", "fitness", "metrics", "size_mb", "evaluations")}, indent=2))
     return 0
 
 

@@ -25,17 +25,19 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
 from eatnas.quant.apply import quantize_model
 from eatnas.quant.pareto import GroupedMutation, ParetoEvolution
+from eatnas.quant.policy import average_bits
 from eatnas.quant.settings import QuantSettings
 from eatnas.quant.size import model_size
-from eatnas.search.engine import Evolution, EvolutionSettings, InitCandidate, SearchResult
+from eatnas.search.engine import Evolution, EvolutionSettings, InitCandidate, Record, SearchResult
 from eatnas.search.evaluators import Evaluator
 from eatnas.search.fitness import Fitness
+from eatnas.search.history import SearchHistory
 from eatnas.search.strategies import make_strategy
 from eatnas.search.tasks import EvalResult, EvalTask
 from eatnas.search.workers import SerialExecutor
@@ -55,9 +57,11 @@ class JointEvaluator(Evaluator):
     """Train the base architecture (cached per base architecture), quantize with the bit genes, validate."""
 
     def __init__(self, space: QuantSpace, splits: Any, epochs: float, train_cfg: Any, device: str = "cpu",
-                 scheme: str = "per_channel", keep_models: bool = False, seed: int = 0) -> None:
+                 scheme: str = "per_channel", keep_models: bool = False, seed: int = 0,
+                 size_format: str = "packed") -> None:
         self.space, self.splits, self.epochs, self.train_cfg = space, splits, epochs, train_cfg
         self.device, self.scheme, self.keep_models, self.seed = device, scheme, keep_models, seed
+        self.size_format = size_format
         self.spec = BuildSpec(splits.num_classes, splits.resolution, splits.in_channels)
         self.trained: dict[str, tuple[torch.nn.Module, Any]] = {}  # base key -> (trained float model, metrics)
         self.models: dict[str, torch.nn.Module] = {}  # candidate key -> trained float model (keep_models)
@@ -90,7 +94,8 @@ class JointEvaluator(Evaluator):
         if self.keep_models:
             self.models[task.key] = model
         return EvalResult(metrics={"accuracy": qacc, "float_accuracy": m.accuracy, "params": m.params, "macs": m.macs,
-                                   "size_mb": model_size(model, policy, self.scheme).mb, "trained": int(fresh)})
+                                   "size_mb": model_size(model, policy, self.scheme, self.size_format).mb,
+                                   "avg_bits": average_bits(model, policy), "trained": int(fresh)})
 
 
 def uniform_bits_init(space: QuantSpace, n: int, seed: int, first: Sequence[Any] = ()) -> list[InitCandidate]:
@@ -113,9 +118,15 @@ def uniform_bits_init(space: QuantSpace, n: int, seed: int, first: Sequence[Any]
 
 
 def make_engine(space: SearchSpace, evaluator: Evaluator, qs: QuantSettings, seed: int, *, selection: str = "fitness",
-                init: Sequence[InitCandidate] = (), history: Path | None = None, grouped: bool = False) -> Evolution:
+                init: Sequence[InitCandidate] = (), history: Path | None = None, grouped: bool = False,
+                resume: SearchHistory | None = None, on_record: Callable[[Record], None] | None = None) -> Evolution:
     """An evolution over ``space`` with the JASQ fitness on ``size_mb`` and the chosen parent ``selection``;
-    ``grouped``: :class:`GroupedMutation` instead of the configured strategy (QuantSpace only)."""
+    ``grouped``: :class:`GroupedMutation` instead of the configured strategy (QuantSpace only).
+
+    ``history``: a fresh ``history.jsonl`` of every evaluation (benches); ``resume``: an opened
+    :class:`SearchHistory` instead, which also logs proposals and snapshots, so that a rerun replays the
+    logged evaluations and continues (pipeline stages).
+    """
     if selection not in ("fitness", "pareto"):
         raise ValueError(f"selection {selection!r} is unknown; choose fitness or pareto")
     settings, strategy_name, controller = engine_settings(qs.search, seed)
@@ -126,38 +137,43 @@ def make_engine(space: SearchSpace, evaluator: Evaluator, qs: QuantSettings, see
         history.parent.mkdir(parents=True, exist_ok=True)
         history.unlink(missing_ok=True)
 
-    def on_record(rec: Any) -> None:
+    def record(rec: Record) -> None:
         if history is not None:
             append_jsonl(history, {**rec.task.to_dict(), "status": rec.result.status, "metrics": rec.result.metrics,
                                    "error": rec.result.error})
+        if on_record is not None:
+            on_record(rec)
 
     cls = ParetoEvolution if selection == "pareto" else Evolution
     strategy = (GroupedMutation(space, None, seed) if grouped and isinstance(space, QuantSpace)
                 else make_strategy(strategy_name, space, controller, seed=seed))
     return cls(space, strategy, fitness, settings,
-               SerialExecutor(evaluator), init=list(init), on_record=on_record)
+               SerialExecutor(evaluator), init=list(init), history=resume, on_record=record)
 
 
 def run_joint_search(space: QuantSpace, splits: Any, qs: QuantSettings, epochs: float, train_cfg: Any,
                      seed: int = 0, out: str | Path | None = None, keep_models: bool = False,
                      device: str = "cpu", selection: str = "fitness",
                      init: str = "random", cache: dict | None = None,
-                     init_archs: Sequence[Any] = (), grouped: bool = False) -> tuple[SearchResult, JointEvaluator]:
+                     init_archs: Sequence[Any] = (), grouped: bool = False, resume: SearchHistory | None = None,
+                     on_record: Callable[[Record], None] | None = None) -> tuple[SearchResult, JointEvaluator]:
     """One evolution over architecture + bit genes (``qs.search`` budget); see the module docstring.
 
     ``cache``: a shared ``{base key: (trained float model, metrics)}`` dict (training is deterministic per
     base architecture and seed, so sharing it between searches only saves time).
     ``init_archs``: base architectures placed first in a ``uniform_bits`` initial population.
     ``grouped``: mutation group (architecture / one unit's bits / all bits) drawn first (:class:`GroupedMutation`).
+    ``resume``: an opened :class:`SearchHistory` (then ``out`` gets no separate history file): the search
+    replays what it logged and continues. ``on_record``: called after every evaluation.
     """
     if init not in ("random", "uniform_bits"):
         raise ValueError(f"init {init!r} is unknown; choose random or uniform_bits")
-    evaluator = JointEvaluator(space, splits, epochs, train_cfg, device, qs.scheme, keep_models, seed)
+    evaluator = JointEvaluator(space, splits, epochs, train_cfg, device, qs.scheme, keep_models, seed, qs.size_format)
     settings, _, _ = engine_settings(qs.search, seed)
     if cache is not None:
         evaluator.trained = cache
     members = uniform_bits_init(space, settings.population, seed, init_archs) if init == "uniform_bits" else ()
-    history = Path(out) / "history.jsonl" if out is not None else None
+    history = Path(out) / "history.jsonl" if out is not None and resume is None else None
     engine = make_engine(space, evaluator, qs, seed, selection=selection, init=members, history=history,
-                         grouped=grouped)
+                         grouped=grouped, resume=resume, on_record=on_record)
     return engine.run(), evaluator

@@ -31,6 +31,7 @@ class QuantSettings:
     keep_float: tuple[str, ...] = ()
     act_bits: int | None = None
     net_epochs: float = 2.0
+    joint_epochs: float = 2.0
     search: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
