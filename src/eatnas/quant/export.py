@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import warnings
 from pathlib import Path
 from typing import Any, Mapping
@@ -22,6 +23,8 @@ from eatnas.quant.errors import QuantError
 from eatnas.quant.policy import validate_policy
 from eatnas.quant.quantizers import FLOAT_BITS, QuantizedTensor, check_scheme, num_groups, quantize_tensor
 from eatnas.utils.io import atomic_write, write_json_atomic
+
+log = logging.getLogger(__name__)
 
 FORMAT = "eatnas-quantized-v1"
 
@@ -170,3 +173,15 @@ def export_onnx(path: str | Path, quantized_model: nn.Module, input_shape: tuple
         if diff > atol * max(1.0, float(np.abs(want).max())):
             raise QuantError(f"{path}: onnxruntime output differs from torch by {diff:.3g}; the export is wrong")
     return result
+
+
+def export_onnx_if_available(path: Path, model: nn.Module, spec: Mapping[str, int]) -> dict | None:
+    """:func:`export_onnx` for a model built for ``spec`` (``in_channels``, ``input_size``); ``None`` (and a
+    warning) when onnx/onnxruntime are not installed."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        log.warning("onnx/onnxruntime not installed (pip install '.[export]'): no %s", path.name)
+        return None
+    return export_onnx(path, model, (1, spec["in_channels"], spec["input_size"], spec["input_size"]))

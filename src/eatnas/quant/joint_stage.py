@@ -27,7 +27,7 @@ from eatnas.config import load_config
 from eatnas.errors import ConfigError
 from eatnas.quant.apply import quantize_model
 from eatnas.quant.errors import QuantError
-from eatnas.quant.export import export_quantized, write_policy_json
+from eatnas.quant.export import export_onnx_if_available, export_quantized, write_policy_json
 from eatnas.quant.joint import run_joint_search
 from eatnas.quant.policy import average_bits
 from eatnas.quant.settings import QuantSettings
@@ -78,7 +78,6 @@ def joint_splits(cfg: Mapping[str, Any], which: str):
 def run_joint_stage(config: str, out: str, data: str = "large") -> dict[str, Any]:
     """Run (or resume) the joint search; see the module docstring for the outputs."""
     from eatnas.config import from_dict
-    from eatnas.quant.stage import _export_onnx
     from eatnas.search.stage import space_from_config
     from eatnas.train import TrainConfig, evaluate
     from eatnas.utils.device import resolve_device, set_threads
@@ -129,7 +128,7 @@ def run_joint_stage(config: str, out: str, data: str = "large") -> dict[str, Any
     write_policy_json(out_dir / "policy.json", model, policy, qs.scheme,
                       {"arch": best.task.arch, "net": meta, "metrics": metrics})
     export_quantized(out_dir / "quantized.pt", quantized, policy, qs.scheme, meta=meta)
-    onnx = _export_onnx(out_dir / "quantized.onnx", quantized, spec)
+    onnx = export_onnx_if_available(out_dir / "quantized.onnx", quantized, spec)
     front, hv = result.pareto()
     summary = {
         "stage": "quant_joint", "data": data, "arch": arch_text, "joint_arch": best.task.arch,

@@ -20,7 +20,8 @@ from eatnas.config import load_config
 from eatnas.errors import CheckpointError
 from eatnas.quant.apply import ActivationQuantizer, qat_finetune, quantize_model
 from eatnas.quant.errors import QuantError
-from eatnas.quant.export import export_quantized, load_quantized, read_policy_json, read_quantized, write_policy_json
+from eatnas.quant.export import (export_onnx_if_available, export_quantized, load_quantized, read_policy_json,
+                                 read_quantized, write_policy_json)
 from eatnas.quant.nets import build_net
 from eatnas.quant.policy import average_bits, uniform_policy, validate_policy
 from eatnas.quant.search import frontier_rows, run_policy_search, write_frontier_csv
@@ -157,7 +158,7 @@ def run_search(config: str, out: str, search_dir: str | None = None, net: str | 
     extra = {"arch": best.task.arch, "net": meta, "metrics": metrics}
     write_policy_json(out_dir / "policy.json", model, policy, qs.scheme, extra)
     export_quantized(out_dir / "quantized.pt", final, policy, qs.scheme, meta={**meta, "policy_arch": best.task.arch})
-    onnx = _export_onnx(out_dir / "quantized.onnx", final, meta["spec"])
+    onnx = export_onnx_if_available(out_dir / "quantized.onnx", final, meta["spec"])
     baselines = {r["label"]: {"accuracy": r["accuracy"], "size_mb": r["size_mb"]} for r in rows
                  if r["label"].startswith("uniform") or r["label"] == "float"}
     front, hv = result.pareto()
@@ -169,19 +170,6 @@ def run_search(config: str, out: str, search_dir: str | None = None, net: str | 
                "code_version": code_version()}
     write_json_atomic(out_dir / "best.json", summary)
     return summary
-
-
-def _export_onnx(path: Path, model: nn.Module, spec: Mapping[str, int]) -> dict | None:
-    """ONNX of the PTQ model checked with onnxruntime; ``None`` when onnx/onnxruntime are not installed."""
-    from eatnas.quant.export import export_onnx
-
-    try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        log.warning("onnx/onnxruntime not installed (pip install '.[export]'): no %s", path.name)
-        return None
-    return export_onnx(path, model, (1, spec["in_channels"], spec["input_size"], spec["input_size"]))
 
 
 def _with_activation_quant(acc_fn: Any, splits: Any, act_bits: int, seed: int, device: str = "cpu"):
