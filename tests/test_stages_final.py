@@ -60,6 +60,20 @@ def test_final_writes_model_export_and_metrics(setup, tmp_path):
     assert not (tmp_path / "final" / "train_state.pt").exists()  # the resume state goes once outputs are written
 
 
+def test_quant_apply_on_the_final_export_reports_the_final_metrics(setup, tmp_path):
+    """The final quantized model is self-describing: `quant apply` rebuilds it from the file and gets the
+    accuracy and size that the final stage recorded."""
+    from eatnas.quant.stage import run_apply
+    from eatnas.stages.final import run_final
+
+    cfg_path, search, policy, _arch = setup
+    m = run_final(cfg_path, search, policy, tmp_path / "final")
+    applied = run_apply(str(tmp_path / "final" / "quantized.pt"), str(policy), "digits", str(cfg_path))
+    assert applied["test_accuracy"] == pytest.approx(m["quantized_test_accuracy"])
+    assert applied["size_mb"] == pytest.approx(m["size_mb"])
+    assert applied["avg_bits"] == pytest.approx(m["average_bits"])
+
+
 def test_final_cli_reports_missing_search_in_one_line(setup, tmp_path):
     import subprocess
     import sys

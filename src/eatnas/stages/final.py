@@ -55,7 +55,8 @@ def run_final(config_path: str | Path, search_dir: str | Path, policy_path: str 
     from eatnas.quant.size import float_size_mb, model_size
     from eatnas.space.base import BuildSpec
     from eatnas.train import TrainConfig, evaluate, save_checkpoint, train_model
-    from eatnas.transfer.context import decode_in_space, device_of, space_from_config
+    from eatnas.search.stage import space_from_config
+    from eatnas.transfer.context import decode_in_space, device_of
     from eatnas.utils.device import set_threads
     from eatnas.utils.seed import derive_seed, seed_everything
 
@@ -64,7 +65,7 @@ def run_final(config_path: str | Path, search_dir: str | Path, policy_path: str 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     policy, scheme = read_policy_json(policy_path)
-    space = space_from_config(cfg)
+    space, space_options = space_from_config(cfg)
     arch_text = best_architecture(search_dir)
     arch = decode_in_space(space, arch_text, str(Path(search_dir) / "best.json"))
     device = device_of(cfg)
@@ -86,8 +87,11 @@ def run_final(config_path: str | Path, search_dir: str | Path, policy_path: str 
                     extra={"test_accuracy": trained.test_accuracy, "val_accuracy": trained.accuracy})
 
     quantize_model(model, policy, scheme)  # validates that the policy covers exactly this model's layers
+    spec_dict = {"num_classes": spec.num_classes, "input_size": spec.input_size, "in_channels": spec.in_channels}
+    # net/spec/space_options let `eatnas quant apply` rebuild the network from the exported file alone
     export_quantized(out / "quantized.pt", model, policy, scheme,
-                     meta={"arch": arch_text, "space": space.name, "code_version": code_version()})
+                     meta={"net": f"{space.name}:{arch_text}", "canonical": arch_text, "space_options": space_options,
+                           "spec": spec_dict, "arch": arch_text, "space": space.name, "code_version": code_version()})
     reloaded, _header = load_quantized(space.build(arch, spec), out / "quantized.pt")
     reloaded = reloaded.to(device).eval()
     act_bits = cfg["quant"].get("act_bits")
@@ -101,7 +105,7 @@ def run_final(config_path: str | Path, search_dir: str | Path, policy_path: str 
     metrics = {
         "arch": arch_text,
         "space": space.name,
-        "spec": {"num_classes": spec.num_classes, "input_size": spec.input_size, "in_channels": spec.in_channels},
+        "spec": spec_dict,
         "params": trained.params,
         "macs": trained.macs,
         "float_test_accuracy": trained.test_accuracy,
