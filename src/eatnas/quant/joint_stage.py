@@ -101,6 +101,9 @@ def run_joint_stage(config: str, out: str, data: str = "large") -> dict[str, Any
                       "device": device})
     history = SearchHistory(out_dir, fp, {"stage": "quant_joint", "space": space.name,
                                           "code_version": code_version()}).open()
+    if qs.act_bits is not None or qs.finetune_epochs > 0:
+        log.warning("the joint search quantizes weights only, after float training (PTQ): quant.act_bits and "
+                    "quant.finetune_epochs apply to `eatnas quant search`, not here")
     log.info("joint search over %s + %d bit units (%s) on data.%s, %g float epochs per network",
              base.name, len(space.unit_names), qs.granularity, data, epochs)
     result, evaluator = run_joint_search(
