@@ -29,6 +29,7 @@ from eatnas.quant.apply import quantize_model
 from eatnas.quant.errors import QuantError
 from eatnas.quant.export import export_onnx_if_available, export_quantized, write_policy_json
 from eatnas.quant.joint import run_joint_search
+from eatnas.quant.nets import space_net_meta
 from eatnas.quant.policy import average_bits
 from eatnas.quant.settings import QuantSettings
 from eatnas.quant.size import float_size_mb, model_size
@@ -124,9 +125,9 @@ def run_joint_stage(config: str, out: str, data: str = "large") -> dict[str, Any
     with torch.no_grad():
         exported_acc = evaluate(quantized, splits.val, "cpu", int(cfg["train"]["eval_batch_size"]))[0]
     arch_text = base.encode(arch.base)
-    spec = {"num_classes": splits.num_classes, "input_size": splits.resolution, "in_channels": splits.in_channels}
-    meta = {"net": f"{base.name}:{arch_text}", "canonical": arch_text, "space_options": base_options, "spec": spec,
+    meta = {**space_net_meta(base.name, arch_text, base_options, evaluator.spec),
             "trained_epochs": epochs, "policy_arch": best.task.arch}
+    spec = meta["spec"]
     metrics = {**best.result.metrics, "accuracy_exported": exported_acc}
     write_policy_json(out_dir / "policy.json", model, policy, qs.scheme,
                       {"arch": best.task.arch, "net": meta, "metrics": metrics})

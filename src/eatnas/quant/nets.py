@@ -65,3 +65,11 @@ def build_net(name: str, spec: BuildSpec, space_options: Mapping[str, Any] | Non
             raise QuantError(f"--net {name!r}: {exc}; use {space_name}:<preset> with one of {sorted(space.presets)}") from None
         return space.build(arch, spec), f"{space_name}:{space.encode(arch)}"
     raise QuantError(f"--net {name!r} is unknown; use one of {sorted(TORCHVISION)} or 'space:preset' (e.g. block:tiny)")
+
+
+def space_net_meta(space: str, arch: str, space_options: Mapping[str, Any], spec: BuildSpec) -> dict[str, Any]:
+    """The export metadata from which :func:`build_net` (hence ``eatnas quant apply``) rebuilds ``arch`` of
+    ``space``: ``net`` and ``canonical`` (``space:arch``), ``space_options`` and ``spec``."""
+    name = f"{space}:{arch}"
+    return {"net": name, "canonical": name, "space_options": dict(space_options),
+            "spec": {"num_classes": spec.num_classes, "input_size": spec.input_size, "in_channels": spec.in_channels}}

@@ -51,6 +51,7 @@ def run_final(config_path: str | Path, search_dir: str | Path, policy_path: str 
     from eatnas.data import load_dataset
     from eatnas.quant.apply import ActivationQuantizer, quantize_model
     from eatnas.quant.export import export_quantized, load_quantized, read_policy_json
+    from eatnas.quant.nets import space_net_meta
     from eatnas.quant.policy import average_bits
     from eatnas.quant.size import float_size_mb, model_size
     from eatnas.space.base import BuildSpec
@@ -87,11 +88,9 @@ def run_final(config_path: str | Path, search_dir: str | Path, policy_path: str 
                     extra={"test_accuracy": trained.test_accuracy, "val_accuracy": trained.accuracy})
 
     quantize_model(model, policy, scheme)  # validates that the policy covers exactly this model's layers
-    spec_dict = {"num_classes": spec.num_classes, "input_size": spec.input_size, "in_channels": spec.in_channels}
-    # net/spec/space_options let `eatnas quant apply` rebuild the network from the exported file alone
+    net_meta = space_net_meta(space.name, arch_text, space_options, spec)  # `quant apply` rebuilds from it
     export_quantized(out / "quantized.pt", model, policy, scheme,
-                     meta={"net": f"{space.name}:{arch_text}", "canonical": arch_text, "space_options": space_options,
-                           "spec": spec_dict, "arch": arch_text, "space": space.name, "code_version": code_version()})
+                     meta={**net_meta, "arch": arch_text, "space": space.name, "code_version": code_version()})
     reloaded, _header = load_quantized(space.build(arch, spec), out / "quantized.pt")
     reloaded = reloaded.to(device).eval()
     act_bits = cfg["quant"].get("act_bits")
@@ -105,7 +104,7 @@ def run_final(config_path: str | Path, search_dir: str | Path, policy_path: str 
     metrics = {
         "arch": arch_text,
         "space": space.name,
-        "spec": spec_dict,
+        "spec": net_meta["spec"],
         "params": trained.params,
         "macs": trained.macs,
         "float_test_accuracy": trained.test_accuracy,
