@@ -17,11 +17,18 @@ Same engine, strategy (``rea``, population 8, sample 3), JASQ fitness settings a
 (``--selection pareto``: parents from the non-dominated set of all evaluations, default; ``fitness``: the
 JASQ scalar tournament) in all three. Joint and arch-only start from the same random architectures
 (``--init uniform_bits``: the joint members get one random bit-width each, cycling through the set).
+Training protocol (``--child-epochs``): unset = every network trains ``--epochs`` from scratch (cached per
+architecture, as above); a number = JASQ's weight inheritance in all three methods alike: initial
+members train ``--epochs`` from scratch, every child starts from its parent's float weights and trains
+``--child-epochs`` more before PTQ (bits-only children too), so (a) is one evolution over both gene
+groups, (b) the same evolution with the bits frozen at float (then the uniform PTQ of its front, from
+those networks' own weights), (c) the same evolution with the architecture frozen at ``tiny``
+(``QuantSpace(fixed_base=...)``, initial members = ``tiny`` at every uniform bit-width).
 Prints each method's Pareto front over (validation accuracy, packed size) and its hypervolume against a
 common reference (accuracy 10 % = chance, size 1.1 x the largest size seen by any method), computed over
 log10(size) (primary: sizes span orders of magnitude) and over linear size; writes a plot.
 
-Usage: python bench/quant_joint.py [--evaluations 36] [--epochs 8] [--selection pareto] [--out DIR]
+Usage: python bench/quant_joint.py [--evaluations 36] [--epochs 8] [--child-epochs 3] [--selection pareto] [--out DIR]
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from eatnas.quant.policy import uniform_policy
 from eatnas.quant.search import run_policy_search
 from eatnas.quant.settings import QuantSettings
 from eatnas.quant.size import model_size
+from eatnas.search.engine import InitCandidate
 from eatnas.search.fitness import hypervolume, pareto_front
 from eatnas.space.base import get_space
 from eatnas.space.quant import QuantSpace
@@ -55,7 +63,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="results/bench/quant_joint")
     ap.add_argument("--evaluations", type=int, default=36)
-    ap.add_argument("--epochs", type=float, default=8)
+    ap.add_argument("--epochs", type=float, default=8, help="float training of every network trained from scratch")
+    ap.add_argument("--child-epochs", type=float, default=None,
+                    help="JASQ weight inheritance in all methods: children fine-tune this long from their parent's "
+                         "float weights (default: every network from scratch)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--target-mb", type=float, default=None,
                     help="JASQ size target T of the quantized model (default: mean of the initial population)")
@@ -101,10 +112,10 @@ def main() -> int:
     joint = QuantSpace(base, bits=bits, granularity="block", uniform_moves=args.uniform_moves)
     res_a, ev_a = run_joint_search(joint, splits, qs, args.epochs, train_cfg, args.seed, out / "joint",
                                    selection=args.selection, init=args.init, cache=cache, init_archs=seeded,
-                                   grouped=args.uniform_moves)
+                                   grouped=args.uniform_moves, child_epochs=args.child_epochs)
     points["joint"] = [(r.result.metrics["accuracy"], r.result.metrics["size_mb"]) for r in res_a.records if r.ok]
     times["joint"] = time.time() - t
-    trainings["joint"] = _networks(joint, res_a)
+    trainings["joint"] = _networks(joint, res_a, args.child_epochs is not None)
     evals["joint"] = len(res_a.records)
 
     t = time.time()
@@ -115,7 +126,7 @@ def main() -> int:
                          search={**search, "evaluations": args.evaluations - n_uniform})
     res_b, ev_b = run_joint_search(arch_only, splits, qs_b, args.epochs, train_cfg, args.seed, out / "arch_then_uniform",
                                    selection=args.selection, init="uniform_bits" if args.init == "uniform_bits" else "random",
-                                   cache=cache, init_archs=seeded)
+                                   cache=cache, init_archs=seeded, child_epochs=args.child_epochs)
     ok_b = [r for r in res_b.records if r.ok]
     float_pts = [(r.result.metrics["accuracy"], r.result.metrics["size_mb"]) for r in ok_b]
     front_b = pareto_front(float_pts)  # sorted by size
@@ -128,28 +139,42 @@ def main() -> int:
     chosen = sorted(chosen)
     pts_b = list(float_pts) if 32 in bits else []
     for i in chosen:
-        model_b, _, _ = ev_b.float_model(arch_only.decode(ok_b[i].task.arch).base)
+        if ev_b.inherits:  # the network's own (inherited + fine-tuned) weights
+            model_b = ev_b.lineage[ok_b[i].task.index][0]
+        else:
+            model_b, _, _ = ev_b.float_model(arch_only.decode(ok_b[i].task.arch).base)
         for b in low_bits:
             pol = uniform_policy(model_b, b)
             pts_b.append((evaluate(quantize_model(model_b, pol), splits.val, "cpu")[0], model_size(model_b, pol).mb))
     points["arch search, then uniform"] = pts_b
     times["arch search, then uniform"] = time.time() - t
-    trainings["arch search, then uniform"] = _networks(arch_only, res_b)
+    trainings["arch search, then uniform"] = _networks(arch_only, res_b, args.child_epochs is not None)
     evals["arch search, then uniform"] = len(res_b.records) + len(chosen) * len(low_bits)
 
     t = time.time()
-    fixed, _, fresh = ev_a.float_model(base.preset("tiny"))
-    _, res_c = run_policy_search(fixed, lambda m: evaluate(m, splits.val, "cpu")[0], qs, out / "fixed_arch", args.seed,
-                                 selection=args.selection)
+    tiny = base.preset("tiny")
+    if args.child_epochs is None:
+        fixed, _, fresh = ev_a.float_model(tiny)
+        _, res_c = run_policy_search(fixed, lambda m: evaluate(m, splits.val, "cpu")[0], qs, out / "fixed_arch",
+                                     args.seed, selection=args.selection)
+        trainings["fixed arch, quant search"] = 1
+    else:  # the joint machinery with the architecture frozen: the same inheritance protocol
+        frozen = QuantSpace(base, bits=bits, granularity="block", unit_names=joint.unit_names,
+                            uniform_moves=args.uniform_moves, fixed_base=tiny)
+        members = [InitCandidate(frozen.with_bits(tiny, b)) for b in bits]
+        res_c, _ = run_joint_search(frozen, splits, qs, args.epochs, train_cfg, args.seed, out / "fixed_arch",
+                                       selection=args.selection, cache=cache, grouped=args.uniform_moves,
+                                       child_epochs=args.child_epochs, init_members=members)
+        trainings["fixed arch, quant search"] = _networks(frozen, res_c, True)
     points["fixed arch, quant search"] = [(r.result.metrics["accuracy"], r.result.metrics["size_mb"])
                                           for r in res_c.records if r.ok]
     times["fixed arch, quant search"] = time.time() - t
-    trainings["fixed arch, quant search"] = 1
     evals["fixed arch, quant search"] = len(res_c.records)
 
     ref_cost = 1.1 * max(c for pts in points.values() for _, c in pts)
     summary = {}
     print(f"\ndigits, {args.evaluations} evaluations per method, {args.epochs:g} epochs per trained network, "
+          f"{'children inherit + ' + format(args.child_epochs, 'g') + ' epochs, ' if args.child_epochs is not None else ''}"
           f"selection {args.selection}, uniform moves {args.uniform_moves}, init {args.init}{' + fixed arch' if seeded else ''}, bits {list(bits)}; hypervolume reference: accuracy 10 %, "
           f"size {ref_cost:.4f} MB; primary HV over log10(size) (sizes span orders of magnitude), linear-size HV also shown")
     for name, pts in points.items():
@@ -174,9 +199,14 @@ def main() -> int:
     return 0 if ok else 1
 
 
-def _networks(space: QuantSpace, result) -> int:
-    """Distinct trained networks (base architectures) among a search's evaluations."""
-    return len({space.base.canonical_key(space.decode(r.task.arch).base) for r in result.records if r.ok})
+def _networks(space: QuantSpace, result, inherits: bool) -> int:
+    """Trainings among a search's evaluations: distinct base architectures (from scratch; the cache is
+    shared between methods), or initial architectures + children (inheritance: every child fine-tunes)."""
+    ok = [r for r in result.records if r.ok]
+    if inherits:
+        return len({space.base.canonical_key(space.decode(r.task.arch).base) for r in ok if r.task.init}) + \
+            sum(1 for r in ok if not r.task.init)
+    return len({space.base.canonical_key(space.decode(r.task.arch).base) for r in ok})
 
 
 def _plot(path: Path, points: dict) -> None:

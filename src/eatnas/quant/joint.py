@@ -1,12 +1,21 @@
 """Joint architecture + bit-width search (JASQ): one genome (:class:`eatnas.space.quant.QuantSpace`),
 one evolution, mutations on either the architecture or the bit genes.
 
-Each candidate's base architecture is trained in float (from scratch, ``epochs``, seed derived from the
-run seed and the *base architecture*, so the same architecture gets the same weights in every method),
-then post-training quantized with its bit genes and evaluated on the validation split. PTQ does not
-change the float training, so a trained base network is cached and a child that only changes bit genes
-reuses it (it still counts as one evaluation). Metrics: ``accuracy`` (quantized, validation),
-``float_accuracy``, ``size_mb`` (packed), ``params`` and ``trained`` (1 when this evaluation trained).
+Training protocol (``child_epochs``):
+* ``None`` (from scratch): each candidate's base architecture is trained in float (``epochs``, seed
+  derived from the run seed and the *base architecture*, so the same architecture gets the same weights
+  in every method), then post-training quantized with its bit genes and validated. PTQ does not change
+  the float training, so a trained base network is cached and a child that only changes bit genes
+  reuses it (it still counts as one evaluation).
+* a number (JASQ's weight inheritance, papers.md §2.5): initial members train ``epochs`` from scratch as
+  above; every child starts from its *parent's* float weights (:func:`eatnas.train.inherit_weights`, so
+  an architecture mutation keeps every tensor that still fits) and trains ``child_epochs`` more with the
+  task's seed, bits-only children included, then PTQ with its own bits. Float weights thus accumulate
+  training along a lineage. Parents are found in memory (this evaluator's earlier evaluations) or, with
+  ``checkpoint_dir``, in the parent's saved float checkpoint (a resumed search).
+
+Metrics: ``accuracy`` (quantized, validation), ``float_accuracy``, ``size_mb`` (packed), ``params``,
+``trained`` (1 when this evaluation trained) and ``epochs`` (float training behind its weights).
 
 Selection (``selection``):
 * ``fitness``: the engine's tournament on the JASQ scalar fitness ``acc·(size/T)^w`` (one target T, the
@@ -30,6 +39,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from eatnas.quant.apply import quantize_model
+from eatnas.quant.errors import QuantError
 from eatnas.quant.pareto import GroupedMutation, ParetoEvolution
 from eatnas.quant.policy import average_bits
 from eatnas.quant.settings import QuantSettings
@@ -58,14 +68,24 @@ class JointEvaluator(Evaluator):
 
     def __init__(self, space: QuantSpace, splits: Any, epochs: float, train_cfg: Any, device: str = "cpu",
                  scheme: str = "per_channel", keep_models: bool = False, seed: int = 0,
-                 size_format: str = "packed") -> None:
+                 size_format: str = "packed", child_epochs: float | None = None,
+                 checkpoint_dir: str | Path | None = None) -> None:
         self.space, self.splits, self.epochs, self.train_cfg = space, splits, epochs, train_cfg
         self.device, self.scheme, self.keep_models, self.seed = device, scheme, keep_models, seed
         self.size_format = size_format
+        if child_epochs is not None and child_epochs < 0:
+            raise ValueError(f"child_epochs must be >= 0 or None (from scratch), got {child_epochs}")
+        self.child_epochs = child_epochs
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.spec = BuildSpec(splits.num_classes, splits.resolution, splits.in_channels)
         self.trained: dict[str, tuple[torch.nn.Module, Any]] = {}  # base key -> (trained float model, metrics)
         self.models: dict[str, torch.nn.Module] = {}  # candidate key -> trained float model (keep_models)
+        self.lineage: dict[int, tuple[torch.nn.Module, float]] = {}  # task index -> (float model, its epochs)
         self.trainings = 0
+
+    @property
+    def inherits(self) -> bool:
+        return self.child_epochs is not None
 
     def float_model(self, base_arch: Any) -> tuple[torch.nn.Module, Any, bool]:
         """The trained float network of ``base_arch`` (trained on first use), its metrics, and whether it trained now."""
@@ -84,18 +104,61 @@ class JointEvaluator(Evaluator):
         self.trainings += 1
         return model, m, True
 
+    def _parent(self, task: EvalTask) -> tuple[dict[str, torch.Tensor], float] | None:
+        """The parent's float state dict and training epochs (memory first, then its checkpoint)."""
+        if task.parent_index in self.lineage:
+            model, epochs = self.lineage[task.parent_index]
+            return model.state_dict(), epochs
+        if task.parent_checkpoint and Path(task.parent_checkpoint).is_file():
+            from eatnas.train import load_checkpoint
+
+            ckpt = load_checkpoint(task.parent_checkpoint)
+            return ckpt["model"], float(ckpt.get("extra", {}).get("epochs", self.epochs))
+        return None
+
+    def fine_tuned(self, base_arch: Any, parent_state: dict[str, torch.Tensor], seed: int) -> tuple[torch.nn.Module, Any]:
+        """``base_arch`` initialised from ``parent_state`` (what fits) and trained ``child_epochs`` with ``seed``."""
+        from eatnas.train import inherit_weights
+        from eatnas.train.trainer import train_model
+
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            model = self.space.base.build(base_arch, self.spec)
+        inherit_weights(model, parent_state)
+        m = train_model(model, self.splits, epochs=self.child_epochs, cfg=self.train_cfg, device=self.device, seed=seed)
+        self.trainings += 1
+        return model.to("cpu").eval(), m
+
     def evaluate(self, task: EvalTask) -> EvalResult:
         from eatnas.train.trainer import evaluate
 
         arch = self.space.decode(task.arch)
-        model, m, fresh = self.float_model(arch.base)
+        parent = None if task.init or not self.inherits else self._parent(task)
+        if self.inherits and not task.init and parent is None:
+            raise QuantError(f"candidate {task.index} ({task.arch}): the weights of its parent {task.parent_index} are "
+                             "neither in memory nor in a checkpoint; rerun the search from scratch in an empty folder")
+        if parent is not None:
+            model, m = self.fine_tuned(arch.base, parent[0], task.seed)
+            fresh, epochs = True, parent[1] + float(self.child_epochs)
+        else:
+            model, m, fresh = self.float_model(arch.base)
+            epochs = float(self.epochs)
+        checkpoint = None
+        if self.inherits:
+            self.lineage[task.index] = (model, epochs)
+            if self.checkpoint_dir is not None:
+                from eatnas.train import save_checkpoint
+
+                checkpoint = str(self.checkpoint_dir / f"{task.index:05d}.pt")
+                save_checkpoint(checkpoint, model, arch=task.arch, extra={"index": task.index, "epochs": epochs})
         policy = self.space.policy(arch, model)
         qacc = evaluate(quantize_model(model, policy, self.scheme), self.splits.val, "cpu")[0]
         if self.keep_models:
             self.models[task.key] = model
         return EvalResult(metrics={"accuracy": qacc, "float_accuracy": m.accuracy, "params": m.params, "macs": m.macs,
                                    "size_mb": model_size(model, policy, self.scheme, self.size_format).mb,
-                                   "avg_bits": average_bits(model, policy), "trained": int(fresh)})
+                                   "avg_bits": average_bits(model, policy), "trained": int(fresh), "epochs": epochs},
+                          checkpoint=checkpoint)
 
 
 def uniform_bits_init(space: QuantSpace, n: int, seed: int, first: Sequence[Any] = ()) -> list[InitCandidate]:
@@ -156,7 +219,9 @@ def run_joint_search(space: QuantSpace, splits: Any, qs: QuantSettings, epochs: 
                      device: str = "cpu", selection: str = "fitness",
                      init: str = "random", cache: dict | None = None,
                      init_archs: Sequence[Any] = (), grouped: bool = False, resume: SearchHistory | None = None,
-                     on_record: Callable[[Record], None] | None = None) -> tuple[SearchResult, JointEvaluator]:
+                     on_record: Callable[[Record], None] | None = None, child_epochs: float | None = None,
+                     checkpoint_dir: str | Path | None = None,
+                     init_members: Sequence[InitCandidate] = ()) -> tuple[SearchResult, JointEvaluator]:
     """One evolution over architecture + bit genes (``qs.search`` budget); see the module docstring.
 
     ``cache``: a shared ``{base key: (trained float model, metrics)}`` dict (training is deterministic per
@@ -165,14 +230,21 @@ def run_joint_search(space: QuantSpace, splits: Any, qs: QuantSettings, epochs: 
     ``grouped``: mutation group (architecture / one unit's bits / all bits) drawn first (:class:`GroupedMutation`).
     ``resume``: an opened :class:`SearchHistory` (then ``out`` gets no separate history file): the search
     replays what it logged and continues. ``on_record``: called after every evaluation.
+    ``child_epochs``: None = every network from scratch; a number = children inherit their parent's float
+    weights and train that long (JASQ); ``checkpoint_dir`` keeps every float network on disk (needed to
+    resume an inheriting search). ``init_members``: the initial population as given (overrides ``init``).
     """
     if init not in ("random", "uniform_bits"):
         raise ValueError(f"init {init!r} is unknown; choose random or uniform_bits")
-    evaluator = JointEvaluator(space, splits, epochs, train_cfg, device, qs.scheme, keep_models, seed, qs.size_format)
+    evaluator = JointEvaluator(space, splits, epochs, train_cfg, device, qs.scheme, keep_models, seed, qs.size_format,
+                               child_epochs, checkpoint_dir)
     settings, _, _ = engine_settings(qs.search, seed)
     if cache is not None:
         evaluator.trained = cache
-    members = uniform_bits_init(space, settings.population, seed, init_archs) if init == "uniform_bits" else ()
+    if init_members:
+        members = list(init_members)
+    else:
+        members = uniform_bits_init(space, settings.population, seed, init_archs) if init == "uniform_bits" else []
     history = Path(out) / "history.jsonl" if out is not None and resume is None else None
     engine = make_engine(space, evaluator, qs, seed, selection=selection, init=members, history=history,
                          grouped=grouped, resume=resume, on_record=on_record)

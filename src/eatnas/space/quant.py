@@ -8,7 +8,8 @@
   ``sep_k3_l1_w0.5_s0-...@b:8,4,4,16,4,4,8,8,8,32``.
   ``uniform_moves=True`` adds one mutation per bit-width that sets every unit to it (position = the number
   of tokens; JASQ's own mutation changes several genes at once), so a search can move a network's size
-  in one step instead of one unit at a time.
+  in one step instead of one unit at a time. ``fixed_base`` freezes the architecture (samples and
+  mutations then change bit genes only): a bit-policy search with the joint search's machinery.
 * :class:`PolicySpace` is a fixed trained network: architecture = bits per unit (``b:8,4,...``);
   ``build`` returns the post-training-quantized copy of the network.
 
@@ -104,8 +105,11 @@ class QuantSpace(_BitGenes, SearchSpace):
     def __init__(self, base: str | SearchSpace = "block", bits: Sequence[int] = (2, 4, 8, 16, 32),
                  granularity: str = "block", keep_float: Sequence[str] = (), unit_rule: str = DEFAULT_UNIT_RULE,
                  base_options: Mapping[str, Any] | None = None, unit_names: Sequence[str] | None = None,
-                 seed: int = 0, uniform_moves: bool = False) -> None:
+                 seed: int = 0, uniform_moves: bool = False, fixed_base: Arch | None = None) -> None:
         self.base = get_space(base, **dict(base_options or {})) if isinstance(base, str) else base
+        self.fixed_base = fixed_base
+        if fixed_base is not None:
+            self.base.validate(fixed_base)
         # uniform_moves: one extra mutation per bit-width, "set every unit to b" (position = number of tokens)
         self.uniform_moves = bool(uniform_moves)
         self._init_rules(bits, granularity, keep_float, unit_rule)
@@ -172,10 +176,11 @@ class QuantSpace(_BitGenes, SearchSpace):
 
     # --- sampling and mutation ---------------------------------------------------------------
     def sample(self, rng: random.Random) -> QuantArch:
-        return QuantArch(self.base.sample(rng), tuple(rng.choice(self.bits) for _ in self.unit_names))
+        base = self.fixed_base if self.fixed_base is not None else self.base.sample(rng)
+        return QuantArch(base, tuple(rng.choice(self.bits) for _ in self.unit_names))
 
     def actions(self, arch: QuantArch) -> list[Action]:
-        out = list(self.base.actions(arch.base))
+        out = [] if self.fixed_base is not None else list(self.base.actions(arch.base))
         for i, t in enumerate(self.bit_tokens(arch.bits)):
             out += [Action(self._nb + i, v) for v in range(len(self.bits)) if v != t]
         if self.uniform_moves:
