@@ -1,6 +1,7 @@
 """Joint architecture + quantization search vs the two-step alternatives, at equal evaluation budget.
 
-On digits (8x8, small scale), with N validated evaluations each (one evaluation = one (network, bit
+On digits (8x8, small scale; or ``--data fashion_mnist --subset F``: 28x28, block space with a stride-2
+stem), with N validated evaluations each (one evaluation = one (network, bit
 policy) measured on the validation split; every trained network gets the same float training:
 ``--epochs`` from scratch, seed derived from the run seed and the architecture, so one architecture has
 the same weights in every method):
@@ -68,6 +69,8 @@ def main() -> int:
                     help="JASQ weight inheritance in all methods: children fine-tune this long from their parent's "
                          "float weights (default: every network from scratch)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--data", choices=("digits", "fashion_mnist"), default="digits")
+    ap.add_argument("--subset", type=float, default=1.0, help="share of the dataset's training images used")
     ap.add_argument("--target-mb", type=float, default=None,
                     help="JASQ size target T of the quantized model (default: mean of the initial population)")
     ap.add_argument("--beta", type=float, default=-0.07, help="JASQ exponent above the target (alpha stays -0.07)")
@@ -95,9 +98,9 @@ def main() -> int:
     torch.set_num_threads(1)  # one thread: far faster than two on a shared, oversubscribed CPU
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    splits = load_dataset(DatasetConfig(name="digits", val_fraction=0.2), args.seed)
+    splits = load_dataset(DatasetConfig(name=args.data, val_fraction=0.2, subset_fraction=args.subset), args.seed)
     train_cfg = TrainConfig(lr=0.1, batch_size=64)
-    base = get_space("block", **BASE)
+    base = get_space("block", **BASE, stem_stride=1 if args.data == "digits" else 2)
     search = {"strategy": "rea", "population": 8, "sample": 3, "evaluations": args.evaluations}
     qs = QuantSettings(bits=bits, granularity="block", alpha=-0.07, beta=args.beta, target_mb=args.target_mb,
                        search=search)
@@ -173,7 +176,8 @@ def main() -> int:
 
     ref_cost = 1.1 * max(c for pts in points.values() for _, c in pts)
     summary = {}
-    print(f"\ndigits, {args.evaluations} evaluations per method, {args.epochs:g} epochs per trained network, "
+    print(f"\n{args.data} (subset {args.subset:g}: {len(splits.train)} train, {len(splits.val)} val images), "
+          f"{args.evaluations} evaluations per method, {args.epochs:g} epochs per trained network, "
           f"{'children inherit + ' + format(args.child_epochs, 'g') + ' epochs, ' if args.child_epochs is not None else ''}"
           f"selection {args.selection}, uniform moves {args.uniform_moves}, init {args.init}{' + fixed arch' if seeded else ''}, bits {list(bits)}; hypervolume reference: accuracy 10 %, "
           f"size {ref_cost:.4f} MB; primary HV over log10(size) (sizes span orders of magnitude), linear-size HV also shown")
@@ -194,7 +198,7 @@ def main() -> int:
     print(f"{'PASS' if ok_lin else 'FAIL'}  joint HV(linear size) > both two-step baselines")
     (out / "summary.json").write_text(json.dumps({"args": vars(args), "methods": summary, "ref_cost": ref_cost,
                                                   "joint_wins_log": ok, "joint_wins_linear": ok_lin}, indent=2))
-    _plot(out / "fronts.png", points)
+    _plot(out / "fronts.png", points, args.data)
     print(f"wrote {out / 'fronts.png'}, {out / 'summary.json'}")
     return 0 if ok else 1
 
@@ -209,7 +213,7 @@ def _networks(space: QuantSpace, result, inherits: bool) -> int:
     return len({space.base.canonical_key(space.decode(r.task.arch).base) for r in ok})
 
 
-def _plot(path: Path, points: dict) -> None:
+def _plot(path: Path, points: dict, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -224,7 +228,7 @@ def _plot(path: Path, points: dict) -> None:
     ax.set_xlabel("model size (MB, packed)")
     ax.set_ylabel("validation accuracy (%)")
     ax.legend(fontsize=8)
-    ax.set_title("digits: joint vs two-step search (Pareto fronts)")
+    ax.set_title(f"{title}: joint vs two-step search (Pareto fronts)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 

@@ -88,6 +88,8 @@ def test_uniform_moves_set_every_bit_gene():
     arch = space.with_bits(space.base.preset("tiny"), [2, 4] * 5)
     moves = [a for a in space.actions(arch) if a.position == len(space.vocab_sizes())]
     assert [space.apply(arch, a).bits for a in moves] == [(b,) * 10 for b in (2, 4, 8)]
+    assert space.action_name(moves[0].position) == "bits.all"  # logged by name in the search history
+    assert space.action_name(0) == space.position_names()[0]
     uniform = space.with_bits(arch.base, 8)
     assert len([a for a in space.actions(uniform) if a.position == len(space.vocab_sizes())]) == 2
     plain = QuantSpace(space.base, bits=(2, 4, 8), granularity="block", unit_names=space.unit_names)
@@ -104,3 +106,51 @@ def test_grouped_mutation_draws_each_group():
     strat, rng, n = GroupedMutation(space), random.Random(0), len(space.vocab_sizes())
     pos = [strat.propose(arch, rng, lambda a: True).position for _ in range(300)]
     assert 70 < sum(p < 35 for p in pos) < 130 and 70 < sum(p == n for p in pos) < 130
+
+
+def _task(space, arch, index, *, init=False, parent=None, checkpoint=None):
+    from eatnas.search.tasks import EvalTask
+
+    return EvalTask(index=index, arch=space.encode(arch), key=space.canonical_key(arch), seed=index, init=init,
+                    parent_index=parent, parent_checkpoint=checkpoint)
+
+
+def test_inheriting_children_start_from_their_parents_weights(digits_splits, tmp_path):
+    import torch
+
+    from eatnas.quant.errors import QuantError
+    from eatnas.train import TrainConfig
+
+    space = QuantSpace(get_space("block", **BASE), bits=(4, 8, 32), granularity="block")
+    cfg = TrainConfig(lr=0.1, batch_size=64)
+    ev = JointEvaluator(space, digits_splits, epochs=6, train_cfg=cfg, child_epochs=0, checkpoint_dir=tmp_path)
+    tiny = space.base.preset("tiny")
+    r0 = ev.evaluate(_task(space, space.with_bits(tiny, 32), 0, init=True))
+    r1 = ev.evaluate(_task(space, space.with_bits(tiny, 4), 1, parent=0, checkpoint=r0.checkpoint))
+    parent, child = ev.lineage[0][0], ev.lineage[1][0]
+    assert child is not parent
+    assert all(torch.equal(a, b) for a, b in zip(parent.state_dict().values(), child.state_dict().values()))
+    assert r1.metrics["float_accuracy"] == r0.metrics["float_accuracy"]  # 0 epochs: the parent's network
+    assert r0.metrics["accuracy"] == r0.metrics["float_accuracy"] > 50  # float bits = the float network
+    assert r1.metrics["size_mb"] < r0.metrics["size_mb"] / 4
+    assert r0.metrics["epochs"] == r1.metrics["epochs"] == 6 and r1.metrics["trained"] == 1
+
+    # a fresh evaluator (a resumed search) finds the parent in its checkpoint; training epochs accumulate
+    resumed = JointEvaluator(space, digits_splits, epochs=6, train_cfg=cfg, child_epochs=0.5)
+    r2 = resumed.evaluate(_task(space, space.with_bits(tiny, 8), 2, parent=1, checkpoint=r1.checkpoint))
+    assert r2.metrics["epochs"] == 6.5 and r2.metrics["float_accuracy"] != r1.metrics["float_accuracy"]
+    with pytest.raises(QuantError, match="parent 5"):
+        resumed.evaluate(_task(space, space.with_bits(tiny, 4), 3, parent=5))
+
+
+def test_fixed_base_mutates_bits_only():
+    import random
+
+    base = get_space("block", **BASE)
+    tiny = base.preset("tiny")
+    space = QuantSpace(base, bits=(2, 4, 8), granularity="block", uniform_moves=True, fixed_base=tiny)
+    arch = space.with_bits(tiny, 8)
+    assert space.actions(arch) and all(a.position >= len(base.vocab_sizes()) for a in space.actions(arch))
+    assert all(space.sample(random.Random(i)).base == tiny for i in range(5))
+    with pytest.raises(ValueError):
+        QuantSpace(base, bits=(2, 4), granularity="block", fixed_base=tiny[:3])  # wrong number of blocks

@@ -91,3 +91,40 @@ def test_other_config_in_the_same_folder_and_bad_data_section(joint, tmp_path, c
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
     assert main(["quant", "joint", "--config", str(tmp_path / "bad.yaml"), "--out", str(tmp_path / "o")]) == 2
     assert "quant.joint_epochs" in capsys.readouterr().err
+
+
+def test_inheriting_joint_stage_resumes_from_float_checkpoints(tmp_path, capsys):
+    """``quant.joint_child_epochs``: children fine-tune from their parent's saved float weights; a rerun
+    after an interruption continues from those checkpoints to the same result; the export reloads."""
+    from eatnas.quant.joint_stage import run_joint_stage
+
+    cfg = {**CONFIG, "quant": {**CONFIG["quant"], "joint_child_epochs": 1}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    first = run_joint_stage(str(tmp_path / "c.yaml"), str(tmp_path / "a"))
+    evals = [r for r in read_jsonl(tmp_path / "a" / "history.jsonl") if r.get("event") == "eval"]
+    by_index = {r["index"]: r for r in evals}
+    assert len(list((tmp_path / "a" / "checkpoints").glob("*.pt"))) == len(evals) == 7
+    for r in evals:  # initial members: joint_epochs from scratch; a child: its parent's epochs + 1
+        want = 3 if r["init"] else by_index[r["parent_index"]]["metrics"]["epochs"] + 1
+        assert r["metrics"]["epochs"] == want
+    assert max(r["metrics"]["epochs"] for r in evals) >= 4 and first["networks_trained"] == 7
+
+    import shutil
+
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    out = tmp_path / "b"
+    lines = (out / "history.jsonl").read_text().splitlines(keepends=True)
+    (out / "history.jsonl").write_text("".join(lines[:1 + 5]))
+    proposals = (out / "state" / "proposals.jsonl").read_text().splitlines(keepends=True)
+    (out / "state" / "proposals.jsonl").write_text("".join(ln for ln in proposals if json.loads(ln)["told_before"] <= 5))
+    for f in ["best.json"] + [f"checkpoints/{i:05d}.pt" for i in range(5, 7)]:
+        (out / f).unlink(missing_ok=True)
+    again = run_joint_stage(str(tmp_path / "c.yaml"), str(out))
+    assert again["joint_arch"] == first["joint_arch"]
+    assert again["metrics"]["accuracy"] == pytest.approx(first["metrics"]["accuracy"])
+    assert again["networks_trained"] == 2  # only the two evaluations lost to the interruption
+
+    assert main(["quant", "apply", "--model", str(out / "quantized.pt"), "--policy", str(out / "policy.json"),
+                 "--data", "digits", "--config", str(tmp_path / "c.yaml")]) == 0
+    applied = json.loads(capsys.readouterr().out)
+    assert applied["size_mb"] == pytest.approx(first["size_mb"]) and applied["test_accuracy"] > 20

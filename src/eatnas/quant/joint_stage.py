@@ -3,7 +3,9 @@
 One evolution over :class:`eatnas.space.quant.QuantSpace` genes (the configured ``space`` plus one
 bit-width per unit of ``quant.granularity`` from ``quant.bits``), budget ``quant.search``, on
 ``data.large`` (or ``data.small``). Each candidate's network trains in float for ``quant.joint_epochs``
-(cached per architecture), is post-training quantized with its bits and validated; parents come from
+(cached per architecture) or, with ``quant.joint_child_epochs`` set, children inherit their parent's
+float weights and train that long (JASQ; float checkpoints under ``checkpoints/`` so a rerun resumes);
+the network is post-training quantized with its bits and validated; parents come from
 the Pareto set of every evaluation (:class:`eatnas.quant.pareto.ParetoEvolution`), the initial members
 each have one bit-width for all units and a mutation may set every unit to one bit-width (the settings
 ``bench/quant_joint.py`` found best). The JASQ fitness ``acc * (size/T)^w`` picks the reported best.
@@ -11,7 +13,7 @@ each have one bit-width for all units and a mutation may set every unit to one b
 Outputs under ``--out``: ``history.jsonl`` + ``state/`` (a rerun of the same command replays them and
 continues), ``frontier.csv`` (every evaluation, Pareto flag), ``policy.json`` and ``quantized.pt`` of the
 best (its network trained again from the same seed, so ``eatnas quant apply`` evaluates the exported
-files), ``quantized.onnx`` when onnx is installed, and ``best.json`` (written last).
+files; with inheritance its saved float weights), ``quantized.onnx`` when onnx is installed, and ``best.json`` (written last).
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ def run_joint_stage(config: str, out: str, data: str = "large") -> dict[str, Any
     splits = joint_splits(cfg, data)
     train_cfg = from_dict(TrainConfig, cfg["train"], "train")
     epochs = float(qs.joint_epochs)
+    child_epochs = None if qs.joint_child_epochs is None else float(qs.joint_child_epochs)
     out_dir = Path(out)
     fp = fingerprint({"stage": "quant_joint", "seed": seed, "space": {"name": base.name, **base_options},
                       "data": cfg["data"][data], "train": cfg["train"], "quant": {**cfg["quant"], "search": {
@@ -105,11 +108,13 @@ def run_joint_stage(config: str, out: str, data: str = "large") -> dict[str, Any
     if qs.act_bits is not None or qs.finetune_epochs > 0:
         log.warning("the joint search quantizes weights only, after float training (PTQ): quant.act_bits and "
                     "quant.finetune_epochs apply to `eatnas quant search`, not here")
-    log.info("joint search over %s + %d bit units (%s) on data.%s, %g float epochs per network",
-             base.name, len(space.unit_names), qs.granularity, data, epochs)
+    log.info("joint search over %s + %d bit units (%s) on data.%s, %g float epochs per network%s",
+             base.name, len(space.unit_names), qs.granularity, data, epochs,
+             "" if child_epochs is None else f" from scratch, children inherit and train {child_epochs:g}")
     result, evaluator = run_joint_search(
         space, splits, qs, epochs, train_cfg, seed, selection="pareto", init="uniform_bits", grouped=True,
-        device=device, resume=history,
+        device=device, resume=history, child_epochs=child_epochs,
+        checkpoint_dir=out_dir / "checkpoints" if child_epochs is not None else None,
         on_record=lambda r: log.info("candidate %d %s: %s fitness=%s", r.task.index, r.task.arch, r.result.status,
                                      r.fitness))
     best = result.best()
@@ -119,14 +124,14 @@ def run_joint_stage(config: str, out: str, data: str = "large") -> dict[str, Any
     write_joint_csv(out_dir / "frontier.csv", rows)
 
     arch = space.decode(best.task.arch)
-    model, _, _ = evaluator.float_model(arch.base)  # retrained from its seed when the run was resumed
+    model = _best_float_model(evaluator, arch.base, best)
     policy = space.policy(arch, model)
     quantized = quantize_model(model, policy, qs.scheme)
     with torch.no_grad():
         exported_acc = evaluate(quantized, splits.val, "cpu", int(cfg["train"]["eval_batch_size"]))[0]
     arch_text = base.encode(arch.base)
     meta = {**space_net_meta(base.name, arch_text, base_options, evaluator.spec),
-            "trained_epochs": epochs, "policy_arch": best.task.arch}
+            "trained_epochs": best.result.metrics.get("epochs", epochs), "policy_arch": best.task.arch}
     spec = meta["spec"]
     metrics = {**best.result.metrics, "accuracy_exported": exported_acc}
     write_policy_json(out_dir / "policy.json", model, policy, qs.scheme,
@@ -147,3 +152,19 @@ def run_joint_stage(config: str, out: str, data: str = "large") -> dict[str, Any
     }
     write_json_atomic(out_dir / "best.json", summary)
     return summary
+
+
+def _best_float_model(evaluator: Any, base_arch: Any, best: Any) -> torch.nn.Module:
+    """The best candidate's float network: its own weights when inheriting (memory, else its checkpoint),
+    otherwise trained again from its architecture's seed when the run was resumed (the same weights)."""
+    if not evaluator.inherits:
+        return evaluator.float_model(base_arch)[0]
+    if best.task.index in evaluator.lineage:
+        return evaluator.lineage[best.task.index][0]
+    from eatnas.train import load_checkpoint
+
+    if not best.result.checkpoint:
+        raise QuantError(f"joint candidate {best.task.index} has no float checkpoint; rerun the search in an empty folder")
+    model = evaluator.space.base.build(base_arch, evaluator.spec)
+    model.load_state_dict(load_checkpoint(best.result.checkpoint)["model"])
+    return model.eval()

@@ -32,6 +32,7 @@ class QuantSettings:
     act_bits: int | None = None
     net_epochs: float = 2.0
     joint_epochs: float = 2.0
+    joint_child_epochs: float | None = None
     search: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -84,8 +84,7 @@ class SearchHistory:
         t, r = record.task, record.result
         action = None
         if t.action is not None:
-            names = space.position_names()
-            action = {"position": t.action[0], "value": t.action[1], "name": names[t.action[0]]}
+            action = {"position": t.action[0], "value": t.action[1], "name": space.action_name(t.action[0])}
         append_jsonl(self.path, {
             "event": "eval", "index": t.index, "arch": t.arch, "key": t.key, "status": r.status, "error": r.error,
             "metrics": r.metrics, "fitness": record.fitness, "init": t.init, "parent": t.parent_key,

@@ -65,6 +65,10 @@ class SearchSpace(ABC):
     def position_names(self) -> tuple[str, ...]:
         """A readable name per token position (e.g. ``b3.kernel``)."""
 
+    def action_name(self, position: int) -> str:
+        """A readable name for the position an :class:`Action` changes (a token position by default)."""
+        return self.position_names()[position]
+
     @abstractmethod
     def tokens(self, arch: Arch) -> tuple[int, ...]:
         """The token view of an architecture."""

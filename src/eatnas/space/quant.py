@@ -149,6 +149,10 @@ class QuantSpace(_BitGenes, SearchSpace):
     def position_names(self) -> tuple[str, ...]:
         return self.base.position_names() + tuple(f"bits.{u}" for u in self.unit_names)
 
+    def action_name(self, position: int) -> str:
+        """Token positions by name; the uniform move (one past the last token) is ``bits.all``."""
+        return "bits.all" if self.uniform_moves and position == len(self.vocab_sizes()) else super().action_name(position)
+
     def tokens(self, arch: QuantArch) -> tuple[int, ...]:
         return self.base.tokens(arch.base) + self.bit_tokens(arch.bits)
 
