@@ -80,13 +80,33 @@ def test_report_writes_figures_and_summary(results):
     assert not (res / "report" / "seeded_vs_scratch.png").exists()
     saved = json.loads((res / "report" / "summary.json").read_text())
     assert saved["quantized_test_accuracy"] == 81.0 and saved["params"] == 1234
-    assert saved["stages"]["search_small"] == {"evaluations": 5, "hours": pytest.approx(0.1), "max_rss_mb": 512.5}
+    assert saved["stages"]["search_small"] == {"evaluations": 5, "hours": pytest.approx(0.1), "max_rss_mb": 512.5,
+                                               "code_version": None}  # the synthetic outputs record none
     assert saved["stages"]["select_basic"]["evaluations"] == 4  # 2 candidates x 2 seeds
     assert saved["stages"]["transfer"]["evaluations"] == 3
     assert saved["stages"]["search_large"]["hours"] is None  # not benchmarked
     assert "search_large_scratch" not in saved["stages"] and s["seeded_vs_scratch"] is None
     md = (res / "report" / "summary.md").read_text()
     assert s["arch"] in md and "| search_small | 5 | 0.1000 |" in md
+    assert "more than one code version" not in md
+
+
+def test_report_lists_code_versions_of_a_run_resumed_across_commits(results):
+    from eatnas.stages.report import run_report
+    from eatnas.version import code_version
+
+    cfg_path, res = results
+    for path in ("search_small/best.json", "select/basic.json", "final/metrics.json"):
+        data = json.loads((res / path).read_text())
+        (res / path).write_text(json.dumps({**data, "code_version": code_version()}))
+    s = run_report(cfg_path, res, res / "report")
+    assert s["stages"]["select_basic"]["code_version"] == s["stages"]["final"]["code_version"] == code_version()
+    assert "more than one code version" not in (res / "report" / "summary.md").read_text()
+    final = json.loads((res / "final" / "metrics.json").read_text())
+    (res / "final" / "metrics.json").write_text(json.dumps({**final, "code_version": "0.1.0+gold"}))
+    run_report(cfg_path, res, res / "report")
+    md = (res / "report" / "summary.md").read_text()
+    assert "more than one code version" in md and "final `0.1.0+gold`" in md
 
 
 def test_report_includes_scratch_when_present(results):

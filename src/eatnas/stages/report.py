@@ -9,6 +9,7 @@ Figures: ``search_progress.png`` (accuracy vs evaluations, one panel per search)
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import math
 from pathlib import Path
@@ -35,6 +36,8 @@ STAGES = (
     ("final", "final", None),
 )
 OPTIONAL = {"search_large_scratch"}
+# the file of each stage folder that records the stage's code version
+RECORD_FILES = {"select": "basic.json", "transfer": "offspring.json", "final": "metrics.json"}
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -137,8 +140,19 @@ def stage_costs(results: Path, cfg: Mapping[str, Any], present: list[str]) -> di
             "evaluations": stage_evaluations(stage, results / folder, cfg),
             "hours": bench["s"] / 3600.0 if bench and "s" in bench else None,
             "max_rss_mb": bench.get("max_rss") if bench else None,
+            "code_version": stage_code_version(results / folder),
         }
     return costs
+
+
+def stage_code_version(folder: Path) -> str | None:
+    """The code version a stage recorded in its output (None when it recorded none)."""
+    path = folder / RECORD_FILES.get(folder.name, "best.json")
+    try:
+        value = json.loads(path.read_text()).get("code_version")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 def draw_architecture(cfg: Mapping[str, Any], final: Mapping[str, Any], out: Path) -> Path:
@@ -248,6 +262,10 @@ def summary_markdown(s: Mapping[str, Any]) -> str:
     for stage, c in s["stages"].items():
         lines.append(f"| {stage} | {c['evaluations']} | {_fmt(c['hours'], 4)} |")
     lines.append(f"| **total** | {s['total_evaluations']} | {_fmt(s['total_hours'], 4)} |")
+    versions = {stage: c.get("code_version") for stage, c in s["stages"].items() if c.get("code_version")}
+    if len(set(versions.values()) | {s["code_version"]}) > 1:  # a run resumed across commits
+        lines += ["", "Stages ran on more than one code version: "
+                  + ", ".join(f"{stage} `{v}`" for stage, v in versions.items()) + "."]
     cmp_ = s.get("seeded_vs_scratch")
     if cmp_:
         lines += ["", "## Seeded vs scratch (large dataset)", "",
