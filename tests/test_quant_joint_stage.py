@@ -14,7 +14,7 @@ CONFIG = {
     "data": {"large": {"name": "digits"}},
     "space": {"name": "block", "width_multiplier": 0.25, "head_channels": 32},
     "train": {"lr": 0.1, "batch_size": 64},
-    "quant": {"joint_epochs": 3, "granularity": "block", "bits": [4, 8, 32],
+    "quant": {"joint_epochs": 3, "bits": [4, 8, 32],  # quant.granularity stays layer: the joint genome is per block
               "search": {"strategy": "rea", "removal": "oldest", "population": 3, "sample": 2, "evaluations": 7}},
 }
 
@@ -33,6 +33,8 @@ def test_outputs_front_and_best(joint):
     out = root / "out"
     evals = [r for r in read_jsonl(out / "history.jsonl") if r.get("event") == "eval"]
     assert len(evals) == summary["evaluations"] == 7
+    assert all(r["status"] == "ok" for r in evals)  # every network of the variable-depth space has its bit genes
+    assert summary["bits"] and all(".layers." not in unit for unit in summary["bits"])  # quant.joint_granularity: block
     rows = list(csv.DictReader(open(out / "frontier.csv")))
     assert len(rows) == sum(r["status"] == "ok" for r in evals)
     best = [r for r in rows if r["best"] == "True"]

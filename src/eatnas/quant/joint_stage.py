@@ -1,7 +1,8 @@
 """``eatnas quant joint``: JASQ's joint architecture + bit-width search as a pipeline stage.
 
 One evolution over :class:`eatnas.space.quant.QuantSpace` genes (the configured ``space`` plus one
-bit-width per unit of ``quant.granularity`` from ``quant.bits``), budget ``quant.search``, on
+bit-width per unit of ``quant.joint_granularity`` (default ``block``, JASQ's per-block genome) from
+``quant.bits``), budget ``quant.search``, on
 ``data.large`` (or ``data.small``). Each candidate's network trains in float for ``quant.joint_epochs``
 (cached per architecture) or, with ``quant.joint_child_epochs`` set, children inherit their parent's
 float weights and train that long (JASQ; float checkpoints under ``checkpoints/`` so a rerun resumes);
@@ -92,7 +93,7 @@ def run_joint_stage(config: str, out: str, data: str = "large") -> dict[str, Any
     device = str(resolve_device(cfg["device"]))
     base, base_options = space_from_config(cfg)
     seed = derive_seed(int(cfg["seed"]), "quant-joint")
-    space = QuantSpace(base, bits=qs.bits, granularity=qs.granularity, keep_float=qs.keep_float,
+    space = QuantSpace(base, bits=qs.bits, granularity=qs.joint_granularity, keep_float=qs.keep_float,
                        uniform_moves=True, seed=seed)
     splits = joint_splits(cfg, data)
     train_cfg = from_dict(TrainConfig, cfg["train"], "train")
@@ -109,7 +110,7 @@ def run_joint_stage(config: str, out: str, data: str = "large") -> dict[str, Any
         log.warning("the joint search quantizes weights only, after float training (PTQ): quant.act_bits and "
                     "quant.finetune_epochs apply to `eatnas quant search`, not here")
     log.info("joint search over %s + %d bit units (%s) on data.%s, %g float epochs per network%s",
-             base.name, len(space.unit_names), qs.granularity, data, epochs,
+             base.name, len(space.unit_names), qs.joint_granularity, data, epochs,
              "" if child_epochs is None else f" from scratch, children inherit and train {child_epochs:g}")
     result, evaluator = run_joint_search(
         space, splits, qs, epochs, train_cfg, seed, selection="pareto", init="uniform_bits", grouped=True,

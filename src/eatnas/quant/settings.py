@@ -33,6 +33,7 @@ class QuantSettings:
     net_epochs: float = 2.0
     joint_epochs: float = 2.0
     joint_child_epochs: float | None = None
+    joint_granularity: str = "block"
     search: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -40,6 +41,9 @@ class QuantSettings:
             check_bits(b, where="quant.bits entry")
         if self.granularity not in GRANULARITIES:
             raise ConfigError(f"quant.granularity {self.granularity!r} is unknown; choose one of {list(GRANULARITIES)}")
+        if self.joint_granularity not in GRANULARITIES:
+            raise ConfigError(f"quant.joint_granularity {self.joint_granularity!r} is unknown; "
+                              f"choose one of {list(GRANULARITIES)}")
         if self.scheme not in SCHEMES:
             raise ConfigError(f"quant.scheme {self.scheme!r} is unknown; choose one of {list(SCHEMES)}")
         if self.size_format not in SIZE_FORMATS:
