@@ -166,8 +166,8 @@ def main() -> int:
                             uniform_moves=args.uniform_moves, fixed_base=tiny)
         members = [InitCandidate(frozen.with_bits(tiny, b)) for b in bits]
         res_c, _ = run_joint_search(frozen, splits, qs, args.epochs, train_cfg, args.seed, out / "fixed_arch",
-                                       selection=args.selection, cache=cache, grouped=args.uniform_moves,
-                                       child_epochs=args.child_epochs, init_members=members)
+                                    selection=args.selection, cache=cache, grouped=args.uniform_moves,
+                                    child_epochs=args.child_epochs, init_members=members)
         trainings["fixed arch, quant search"] = _networks(frozen, res_c, True)
     points["fixed arch, quant search"] = [(r.result.metrics["accuracy"], r.result.metrics["size_mb"])
                                           for r in res_c.records if r.ok]
