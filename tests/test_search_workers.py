@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from eatnas.search.engine import Evolution, EvolutionSettings
