@@ -127,18 +127,22 @@ def test_inheriting_children_start_from_their_parents_weights(digits_splits, tmp
     tiny = space.base.preset("tiny")
     r0 = ev.evaluate(_task(space, space.with_bits(tiny, 32), 0, init=True))
     r1 = ev.evaluate(_task(space, space.with_bits(tiny, 4), 1, parent=0, checkpoint=r0.checkpoint))
-    parent, child = ev.lineage[0][0], ev.lineage[1][0]
-    assert child is not parent
-    assert all(torch.equal(a, b) for a, b in zip(parent.state_dict().values(), child.state_dict().values()))
+    from eatnas.train import load_checkpoint
+
+    assert not ev.lineage  # with a checkpoint folder the networks live on disk only
+    parent, child = (load_checkpoint(r.checkpoint)["model"] for r in (r0, r1))
+    assert r0.checkpoint != r1.checkpoint
+    assert all(torch.equal(a, b) for a, b in zip(parent.values(), child.values()))
     assert r1.metrics["float_accuracy"] == r0.metrics["float_accuracy"]  # 0 epochs: the parent's network
     assert r0.metrics["accuracy"] == r0.metrics["float_accuracy"] > 50  # float bits = the float network
     assert r1.metrics["size_mb"] < r0.metrics["size_mb"] / 4
     assert r0.metrics["epochs"] == r1.metrics["epochs"] == 6 and r1.metrics["trained"] == 1
 
     # a fresh evaluator (a resumed search) finds the parent in its checkpoint; training epochs accumulate
-    resumed = JointEvaluator(space, digits_splits, epochs=6, train_cfg=cfg, child_epochs=0.5)
+    resumed = JointEvaluator(space, digits_splits, epochs=6, train_cfg=cfg, child_epochs=0.5)  # in memory
     r2 = resumed.evaluate(_task(space, space.with_bits(tiny, 8), 2, parent=1, checkpoint=r1.checkpoint))
     assert r2.metrics["epochs"] == 6.5 and r2.metrics["float_accuracy"] != r1.metrics["float_accuracy"]
+    assert list(resumed.lineage) == [2] and r2.checkpoint is None
     with pytest.raises(QuantError, match="parent 5"):
         resumed.evaluate(_task(space, space.with_bits(tiny, 4), 3, parent=5))
 

@@ -11,8 +11,8 @@ Training protocol (``child_epochs``):
   above; every child starts from its *parent's* float weights (:func:`eatnas.train.inherit_weights`, so
   an architecture mutation keeps every tensor that still fits) and trains ``child_epochs`` more with the
   task's seed, bits-only children included, then PTQ with its own bits. Float weights thus accumulate
-  training along a lineage. Parents are found in memory (this evaluator's earlier evaluations) or, with
-  ``checkpoint_dir``, in the parent's saved float checkpoint (a resumed search).
+  training along a lineage. Every float network is kept in memory (``lineage``) or, with ``checkpoint_dir``,
+  only as a float checkpoint on disk (so a resumed search finds its parents and memory stays flat).
 
 Metrics: ``accuracy`` (quantized, validation), ``float_accuracy``, ``size_mb`` (packed), ``params``,
 ``trained`` (1 when this evaluation trained) and ``epochs`` (float training behind its weights).
@@ -144,13 +144,13 @@ class JointEvaluator(Evaluator):
             model, m, fresh = self.float_model(arch.base)
             epochs = float(self.epochs)
         checkpoint = None
-        if self.inherits:
-            self.lineage[task.index] = (model, epochs)
-            if self.checkpoint_dir is not None:
-                from eatnas.train import save_checkpoint
+        if self.inherits and self.checkpoint_dir is not None:  # on disk only: memory stays flat on long searches
+            from eatnas.train import save_checkpoint
 
-                checkpoint = str(self.checkpoint_dir / f"{task.index:05d}.pt")
-                save_checkpoint(checkpoint, model, arch=task.arch, extra={"index": task.index, "epochs": epochs})
+            checkpoint = str(self.checkpoint_dir / f"{task.index:05d}.pt")
+            save_checkpoint(checkpoint, model, arch=task.arch, extra={"index": task.index, "epochs": epochs})
+        elif self.inherits:
+            self.lineage[task.index] = (model, epochs)
         policy = self.space.policy(arch, model)
         qacc = evaluate(quantize_model(model, policy, self.scheme), self.splits.val, "cpu")[0]
         if self.keep_models:
