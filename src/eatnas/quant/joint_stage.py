@@ -14,7 +14,8 @@ each have one bit-width for all units and a mutation may set every unit to one b
 Outputs under ``--out``: ``history.jsonl`` + ``state/`` (a rerun of the same command replays them and
 continues), ``frontier.csv`` (every evaluation, Pareto flag), ``policy.json`` and ``quantized.pt`` of the
 best (its network trained again from the same seed, so ``eatnas quant apply`` evaluates the exported
-files; with inheritance its saved float weights), ``quantized.onnx`` when onnx is installed, and ``best.json`` (written last).
+files; with inheritance its saved float weights), ``quantized.onnx`` when onnx is installed, and
+``best.json`` (written last).
 """
 
 from __future__ import annotations

@@ -91,8 +91,8 @@ class _BitGenes:
         unknown = [u for u in units(layers, self.rules.granularity, self.rules.unit_rule) if u not in self.unit_names]
         if unknown:
             raise ConfigError(f"quant unit {unknown[0]!r} of this network has no bit gene (genes: {list(self.unit_names)}); "
-                              "use block granularity (quant.joint_granularity / quant.granularity: block) for spaces whose layers "
-                              "depend on the architecture")
+                              "use block granularity (quant.joint_granularity / quant.granularity: block) for "
+                              "spaces whose layers depend on the architecture")
         return policy_from_units(layers, dict(zip(self.unit_names, bits)), self.rules)
 
 
