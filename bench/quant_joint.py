@@ -142,10 +142,7 @@ def main() -> int:
     chosen = sorted(chosen)
     pts_b = list(float_pts) if 32 in bits else []
     for i in chosen:
-        if ev_b.inherits:  # the network's own (inherited + fine-tuned) weights
-            model_b = ev_b.lineage[ok_b[i].task.index][0]
-        else:
-            model_b, _, _ = ev_b.float_model(arch_only.decode(ok_b[i].task.arch).base)
+        model_b = ev_b.network_of(ok_b[i])  # its own weights (inherited + fine-tuned, or from scratch)
         for b in low_bits:
             pol = uniform_policy(model_b, b)
             pts_b.append((evaluate(quantize_model(model_b, pol), splits.val, "cpu")[0], model_size(model_b, pol).mb))

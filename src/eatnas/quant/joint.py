@@ -104,17 +104,32 @@ class JointEvaluator(Evaluator):
         self.trainings += 1
         return model, m, True
 
-    def _parent(self, task: EvalTask) -> tuple[dict[str, torch.Tensor], float] | None:
-        """The parent's float state dict and training epochs (memory first, then its checkpoint)."""
-        if task.parent_index in self.lineage:
-            model, epochs = self.lineage[task.parent_index]
+    def saved_weights(self, index: int | None, checkpoint: str | None) -> tuple[dict[str, torch.Tensor], float] | None:
+        """The float state dict and training epochs an inheriting evaluation ``index`` left (in memory, else
+        in its ``checkpoint``), or None when neither holds it."""
+        if index in self.lineage:
+            model, epochs = self.lineage[index]
             return model.state_dict(), epochs
-        if task.parent_checkpoint and Path(task.parent_checkpoint).is_file():
+        if checkpoint and Path(checkpoint).is_file():
             from eatnas.train import load_checkpoint
 
-            ckpt = load_checkpoint(task.parent_checkpoint)
+            ckpt = load_checkpoint(checkpoint)
             return ckpt["model"], float(ckpt.get("extra", {}).get("epochs", self.epochs))
         return None
+
+    def network_of(self, record: Record) -> torch.nn.Module:
+        """The float network behind an evaluated candidate: its own saved weights when inheriting, otherwise
+        its architecture trained from its seed (cached; the same weights after a resume)."""
+        base_arch = self.space.decode(record.task.arch).base
+        if not self.inherits:
+            return self.float_model(base_arch)[0]
+        saved = self.saved_weights(record.task.index, record.result.checkpoint)
+        if saved is None:
+            raise QuantError(f"joint candidate {record.task.index} has no saved float weights; "
+                             "rerun the search in an empty folder")
+        model = self.space.base.build(base_arch, self.spec)
+        model.load_state_dict(saved[0])
+        return model.eval()
 
     def fine_tuned(self, base_arch: Any, parent_state: dict[str, torch.Tensor], seed: int) -> tuple[torch.nn.Module, Any]:
         """``base_arch`` initialised from ``parent_state`` (what fits) and trained ``child_epochs`` with ``seed``."""
@@ -133,8 +148,9 @@ class JointEvaluator(Evaluator):
         from eatnas.train.trainer import evaluate
 
         arch = self.space.decode(task.arch)
-        parent = None if task.init or not self.inherits else self._parent(task)
-        if self.inherits and not task.init and parent is None:
+        inheriting = self.inherits and not task.init
+        parent = self.saved_weights(task.parent_index, task.parent_checkpoint) if inheriting else None
+        if inheriting and parent is None:
             raise QuantError(f"candidate {task.index} ({task.arch}): the weights of its parent {task.parent_index} are "
                              "neither in memory nor in a checkpoint; rerun the search from scratch in an empty folder")
         if parent is not None:

@@ -116,7 +116,7 @@ def run_joint_stage(config: str, out: str, data: str = "large") -> dict[str, Any
     result, evaluator = run_joint_search(
         space, splits, qs, epochs, train_cfg, seed, selection="pareto", init="uniform_bits", grouped=True,
         device=device, resume=history, child_epochs=child_epochs,
-        checkpoint_dir=out_dir / "checkpoints" if child_epochs is not None else None,
+        checkpoint_dir=out_dir / "checkpoints",  # written only when children inherit
         on_record=lambda r: log.info("candidate %d %s: %s fitness=%s", r.task.index, r.task.arch, r.result.status,
                                      r.fitness))
     best = result.best()
@@ -126,7 +126,7 @@ def run_joint_stage(config: str, out: str, data: str = "large") -> dict[str, Any
     write_joint_csv(out_dir / "frontier.csv", rows)
 
     arch = space.decode(best.task.arch)
-    model = _best_float_model(evaluator, arch.base, best)
+    model = evaluator.network_of(best)  # its own weights, or retrained from its seed after a resume
     policy = space.policy(arch, model)
     quantized = quantize_model(model, policy, qs.scheme)
     with torch.no_grad():
@@ -154,19 +154,3 @@ def run_joint_stage(config: str, out: str, data: str = "large") -> dict[str, Any
     }
     write_json_atomic(out_dir / "best.json", summary)
     return summary
-
-
-def _best_float_model(evaluator: Any, base_arch: Any, best: Any) -> torch.nn.Module:
-    """The best candidate's float network: its own weights when inheriting (memory, else its checkpoint),
-    otherwise trained again from its architecture's seed when the run was resumed (the same weights)."""
-    if not evaluator.inherits:
-        return evaluator.float_model(base_arch)[0]
-    if best.task.index in evaluator.lineage:
-        return evaluator.lineage[best.task.index][0]
-    from eatnas.train import load_checkpoint
-
-    if not best.result.checkpoint:
-        raise QuantError(f"joint candidate {best.task.index} has no float checkpoint; rerun the search in an empty folder")
-    model = evaluator.space.base.build(base_arch, evaluator.spec)
-    model.load_state_dict(load_checkpoint(best.result.checkpoint)["model"])
-    return model.eval()
