@@ -77,8 +77,10 @@ def main() -> int:
     ap.add_argument("--bits", default="2,4,8,16,32",
                     help="bit set of the searches and of the uniform baselines (JASQ code default: 4,8,16)")
     ap.add_argument("--selection", choices=("pareto", "fitness"), default="pareto")
-    ap.add_argument("--init", choices=("uniform_bits", "random"), default="uniform_bits",
-                    help="joint initial population: one random bit-width per member, or JASQ's per-unit random bits")
+    ap.add_argument("--init", choices=("uniform_bits", "size_spread", "random"), default="uniform_bits",
+                    help="initial population of (a) and (b): random architectures with one bit-width per member, the "
+                         "same with the architectures spread over the parameter count of many random draws, or "
+                         "JASQ's per-unit random bits")
     ap.add_argument("--quantize-top", type=int, default=3,
                     help="Q: architectures of the arch-search front quantized uniformly in (b)")
     ap.add_argument("--seed-fixed", action="store_true",
@@ -109,8 +111,8 @@ def main() -> int:
     cache: dict = {}  # base architecture -> trained float network: identical training, shared to save time
 
     seeded = [base.preset("tiny")] if args.seed_fixed else []
-    if seeded and args.init != "uniform_bits":
-        ap.error("--seed-fixed needs --init uniform_bits")
+    if seeded and args.init == "random":
+        ap.error("--seed-fixed needs --init uniform_bits or size_spread")
     t = time.time()
     joint = QuantSpace(base, bits=bits, granularity="block", uniform_moves=args.uniform_moves)
     res_a, ev_a = run_joint_search(joint, splits, qs, args.epochs, train_cfg, args.seed, out / "joint",
@@ -128,7 +130,7 @@ def main() -> int:
                          target_mb=4 * args.target_mb if args.target_mb else None,
                          search={**search, "evaluations": args.evaluations - n_uniform})
     res_b, ev_b = run_joint_search(arch_only, splits, qs_b, args.epochs, train_cfg, args.seed, out / "arch_then_uniform",
-                                   selection=args.selection, init="uniform_bits" if args.init == "uniform_bits" else "random",
+                                   selection=args.selection, init=args.init,
                                    cache=cache, init_archs=seeded, child_epochs=args.child_epochs)
     ok_b = [r for r in res_b.records if r.ok]
     float_pts = [(r.result.metrics["accuracy"], r.result.metrics["size_mb"]) for r in ok_b]

@@ -3,11 +3,11 @@
 import pytest
 from torch import nn
 
-from eatnas.quant.joint import JointEvaluator, train_seed, uniform_bits_init
+from eatnas.quant.joint import JointEvaluator, size_spread_init, train_seed, uniform_bits_init
 from eatnas.quant.search import run_policy_search
 from eatnas.quant.settings import QuantSettings
 from eatnas.search.fitness import pareto_front
-from eatnas.space.base import get_space
+from eatnas.space.base import BuildSpec, get_space
 from eatnas.space.quant import PolicySpace, QuantSpace
 
 BASE = {"ops": ("sep", "mb3"), "kernels": (3, 5), "layers": (1, 2), "widths": (0.5, 1.0), "head_channels": 32}
@@ -23,6 +23,23 @@ def test_uniform_bits_init_covers_the_bit_set_with_shared_architectures():
     assert len({base.canonical_key(c.arch.base) for c in a}) == 10
     assert [c.arch.base for c in a] == [c.arch.base for c in b]  # same networks whatever the bit set
     assert all(c.arch.bits == (32,) * len(joint.unit_names) for c in b)
+
+
+def test_size_spread_init_spans_a_wider_size_range_than_random_draws():
+    base = get_space("block", **BASE)
+    joint = QuantSpace(base, bits=(2, 4, 8, 16, 32), granularity="block")
+    spec = BuildSpec(10, 8, 1)
+    params = lambda members: sorted(base.cost(c.arch.base, spec).params for c in members)
+    for seed in range(3):
+        spread, rand = params(size_spread_init(joint, 8, seed, spec)), params(uniform_bits_init(joint, 8, seed))
+        assert len(set(spread)) == 8
+        assert spread[0] <= rand[0] and spread[-1] >= rand[-1]
+        assert spread[-1] / spread[0] > 4  # the ends of 128 draws
+    first = [base.preset("tiny")]
+    members = size_spread_init(joint, 8, 0, spec, first)
+    assert members[0].arch.base == first[0] and len({base.canonical_key(c.arch.base) for c in members}) == 8
+    assert {c.arch.bits[0] for c in members[:5]} == {2, 4, 8, 16, 32}  # bits cycle as in uniform_bits_init
+    assert [c.arch for c in size_spread_init(joint, 8, 0, spec, first)] == [c.arch for c in members]
 
 
 def test_train_seed_depends_on_architecture_only():

@@ -27,11 +27,13 @@ Selection (``selection``):
 Initial population (``init="uniform_bits"``): random architectures, each with one random bit-width for
 all of its units, cycling through the bit set so that the sizes cover the range (the JASQ code draws
 every unit's bits independently, ``init="random"``: with 2 in the set nearly every member then has a
-2-bit unit, which ruins accuracy).
+2-bit unit, which ruins accuracy). ``init="size_spread"``: the same, with the architectures spread over
+the parameter count of many random draws (:func:`size_spread_init`).
 """
 
 from __future__ import annotations
 
+import math
 import random
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -56,6 +58,9 @@ from eatnas.space.quant import QuantSpace
 from eatnas.quant.search import engine_settings
 from eatnas.utils.io import append_jsonl
 from eatnas.utils.seed import derive_seed
+
+
+INITS = ("random", "uniform_bits", "size_spread")
 
 
 def train_seed(seed: int, base_key: str) -> int:
@@ -196,6 +201,37 @@ def uniform_bits_init(space: QuantSpace, n: int, seed: int, first: Sequence[Any]
     return out
 
 
+def size_spread_init(space: QuantSpace, n: int, seed: int, spec: BuildSpec, first: Sequence[Any] = (),
+                     pool: int = 16) -> list[InitCandidate]:
+    """As :func:`uniform_bits_init`, but the random architectures are spread over the size axis: ``pool``×n
+    distinct random base architectures are drawn and, for ``n - len(first)`` sizes evenly spaced in
+    log(parameter count) from the smallest draw to the largest (analytic, nothing is built or trained),
+    the nearest draw is kept. A random population clusters at medium sizes (every block field is drawn independently),
+    so the small end of the front would be reached only by many one-field mutations."""
+    arch_rng = random.Random(derive_seed(seed, "init", "spread"))
+    given = list(first)
+    seen = {space.base.canonical_key(a) for a in given}
+    drawn: dict[str, tuple[int, Any]] = {}
+    want, tries = pool * n, 0
+    while len(drawn) < want and tries < 20 * want:  # small spaces: stop when no new architecture turns up
+        tries += 1
+        arch = space.base.sample(arch_rng)
+        key = space.base.canonical_key(arch)
+        if key not in seen and key not in drawn:
+            drawn[key] = (space.base.cost(arch, spec).params, arch)
+    ranked = sorted(drawn.items(), key=lambda kv: (kv[1][0], kv[0]))  # (key, (params, arch)) by size
+    picks: list[Any] = []
+    k = min(n - len(given), len(ranked))
+    if k > 0:
+        lo, hi = math.log(ranked[0][1][0]), math.log(ranked[-1][1][0])
+        left = list(ranked)
+        for i in range(k):  # the nearest still unpicked draw to each of k log-spaced sizes
+            target = lo + (hi - lo) * i / max(k - 1, 1)
+            j = min(range(len(left)), key=lambda j: abs(math.log(left[j][1][0]) - target))
+            picks.append(left.pop(j)[1][1])
+    return uniform_bits_init(space, n, seed, given + picks)
+
+
 def make_engine(space: SearchSpace, evaluator: Evaluator, qs: QuantSettings, seed: int, *, selection: str = "fitness",
                 init: Sequence[InitCandidate] = (), history: Path | None = None, grouped: bool = False,
                 resume: SearchHistory | None = None, on_record: Callable[[Record], None] | None = None) -> Evolution:
@@ -242,7 +278,7 @@ def run_joint_search(space: QuantSpace, splits: Any, qs: QuantSettings, epochs: 
 
     ``cache``: a shared ``{base key: (trained float model, metrics)}`` dict (training is deterministic per
     base architecture and seed, so sharing it between searches only saves time).
-    ``init_archs``: base architectures placed first in a ``uniform_bits`` initial population.
+    ``init_archs``: base architectures placed first in a ``uniform_bits`` / ``size_spread`` initial population.
     ``grouped``: mutation group (architecture / one unit's bits / all bits) drawn first (:class:`GroupedMutation`).
     ``resume``: an opened :class:`SearchHistory` (then ``out`` gets no separate history file): the search
     replays what it logged and continues. ``on_record``: called after every evaluation.
@@ -250,8 +286,8 @@ def run_joint_search(space: QuantSpace, splits: Any, qs: QuantSettings, epochs: 
     weights and train that long (JASQ); ``checkpoint_dir`` keeps every float network on disk (needed to
     resume an inheriting search). ``init_members``: the initial population as given (overrides ``init``).
     """
-    if init not in ("random", "uniform_bits"):
-        raise ValueError(f"init {init!r} is unknown; choose random or uniform_bits")
+    if init not in INITS:
+        raise ValueError(f"init {init!r} is unknown; choose one of {', '.join(INITS)}")
     evaluator = JointEvaluator(space, splits, epochs, train_cfg, device, qs.scheme, keep_models, seed, qs.size_format,
                                child_epochs, checkpoint_dir)
     settings, _, _ = engine_settings(qs.search, seed)
@@ -260,7 +296,9 @@ def run_joint_search(space: QuantSpace, splits: Any, qs: QuantSettings, epochs: 
     if init_members:
         members = list(init_members)
     else:
-        members = uniform_bits_init(space, settings.population, seed, init_archs) if init == "uniform_bits" else []
+        members = (uniform_bits_init(space, settings.population, seed, init_archs) if init == "uniform_bits" else
+                   size_spread_init(space, settings.population, seed, evaluator.spec, init_archs)
+                   if init == "size_spread" else [])
     history = Path(out) / "history.jsonl" if out is not None and resume is None else None
     engine = make_engine(space, evaluator, qs, seed, selection=selection, init=members, history=history,
                          grouped=grouped, resume=resume, on_record=on_record)
