@@ -17,7 +17,8 @@ the same weights in every method):
 Same engine, strategy (``rea``, population 8, sample 3), JASQ fitness settings and parent selection
 (``--selection pareto``: parents from the non-dominated set of all evaluations, default; ``fitness``: the
 JASQ scalar tournament) in all three. Joint and arch-only start from the same random architectures
-(``--init uniform_bits``: the joint members get one random bit-width each, cycling through the set).
+(``--init uniform_bits``: the joint members get one random bit-width each, cycling through the set;
+``--init size_spread``: the same, with architectures spread over the parameter count of many random draws).
 Training protocol (``--child-epochs``): unset = every network trains ``--epochs`` from scratch (cached per
 architecture, as above); a number = JASQ's weight inheritance in all three methods alike: initial
 members train ``--epochs`` from scratch, every child starts from its parent's float weights and trains
