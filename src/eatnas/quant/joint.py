@@ -206,8 +206,8 @@ def size_spread_init(space: QuantSpace, n: int, seed: int, spec: BuildSpec, firs
     """As :func:`uniform_bits_init`, but the random architectures are spread over the size axis: ``pool``×n
     distinct random base architectures are drawn and, for ``n - len(first)`` sizes evenly spaced in
     log(parameter count) from the smallest draw to the largest (analytic, nothing is built or trained),
-    the nearest draw is kept. A random population clusters at medium sizes (every block field is drawn independently),
-    so the small end of the front would be reached only by many one-field mutations."""
+    the nearest draw is kept. A random population clusters at medium sizes (every block field is drawn
+    independently), so the small end of the front would be reached only by many one-field mutations."""
     arch_rng = random.Random(derive_seed(seed, "init", "spread"))
     given = list(first)
     seen = {space.base.canonical_key(a) for a in given}
@@ -295,10 +295,12 @@ def run_joint_search(space: QuantSpace, splits: Any, qs: QuantSettings, epochs: 
         evaluator.trained = cache
     if init_members:
         members = list(init_members)
-    else:
-        members = (uniform_bits_init(space, settings.population, seed, init_archs) if init == "uniform_bits" else
-                   size_spread_init(space, settings.population, seed, evaluator.spec, init_archs)
-                   if init == "size_spread" else [])
+    elif init == "uniform_bits":
+        members = uniform_bits_init(space, settings.population, seed, init_archs)
+    elif init == "size_spread":
+        members = size_spread_init(space, settings.population, seed, evaluator.spec, init_archs)
+    else:  # random: the engine samples every gene
+        members = []
     history = Path(out) / "history.jsonl" if out is not None and resume is None else None
     engine = make_engine(space, evaluator, qs, seed, selection=selection, init=members, history=history,
                          grouped=grouped, resume=resume, on_record=on_record)
