@@ -46,7 +46,7 @@ import torch
 
 from eatnas.data import DatasetConfig, load_dataset
 from eatnas.quant.apply import quantize_model
-from eatnas.quant.joint import run_joint_search
+from eatnas.quant.joint import INITS, run_joint_search
 from eatnas.quant.policy import uniform_policy
 from eatnas.quant.search import run_policy_search
 from eatnas.quant.settings import QuantSettings
@@ -78,10 +78,10 @@ def main() -> int:
     ap.add_argument("--bits", default="2,4,8,16,32",
                     help="bit set of the searches and of the uniform baselines (JASQ code default: 4,8,16)")
     ap.add_argument("--selection", choices=("pareto", "fitness"), default="pareto")
-    ap.add_argument("--init", choices=("uniform_bits", "size_spread", "random"), default="uniform_bits",
-                    help="initial population of (a) and (b): random architectures with one bit-width per member, the "
-                         "same with the architectures spread over the parameter count of many random draws, or "
-                         "JASQ's per-unit random bits")
+    ap.add_argument("--init", choices=INITS, default="uniform_bits",
+                    help="initial population of (a) and (b): JASQ's per-unit random bits (random), random "
+                         "architectures with one bit-width per member (uniform_bits), or the same with the "
+                         "architectures spread over the parameter count of many random draws (size_spread)")
     ap.add_argument("--quantize-top", type=int, default=3,
                     help="Q: architectures of the arch-search front quantized uniformly in (b)")
     ap.add_argument("--seed-fixed", action="store_true",
