@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from eatnas.errors import EatnasError
+from eatnas.models.pointwise import StridedPointwiseConv2d
 
 OP_NAMES: tuple[str, ...] = ("sep3", "sep5", "sep7", "avg3", "max3", "conv3", "conv1x7", "id")
 NUM_OPS = len(OP_NAMES)
@@ -91,8 +92,8 @@ class FactorizedReduce(nn.Module):
     def __init__(self, c_in: int, c_out: int) -> None:
         super().__init__()
         self.relu = nn.ReLU(inplace=False)
-        self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
-        self.conv_2 = nn.Conv2d(c_in, c_out - c_out // 2, 1, stride=2, bias=False)
+        self.conv_1 = StridedPointwiseConv2d(c_in, c_out // 2, 2)  # = nn.Conv2d(..., 1, stride=2), see its module
+        self.conv_2 = StridedPointwiseConv2d(c_in, c_out - c_out // 2, 2)
         self.bn = _bn(c_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

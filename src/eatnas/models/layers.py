@@ -15,6 +15,7 @@ from typing import Iterable
 import torch
 from torch import nn
 
+from eatnas.models.pointwise import StridedPointwiseConv2d
 from eatnas.train.macs import count_macs, count_params  # noqa: F401  (count_params re-exported)
 
 BN_MOMENTUM = 0.1  # PyTorch convention for the papers' MXNet momentum 0.9
@@ -66,7 +67,10 @@ class ConvBNAct(nn.Sequential):
                  act: str | None = "relu", padding: int | None = None, dilation: int = 1) -> None:
         pad = dilation * (kernel // 2) if padding is None else padding
         super().__init__()
-        self.conv = nn.Conv2d(c_in, c_out, kernel, stride, pad, dilation=dilation, groups=groups, bias=False)
+        if kernel == 1 and stride > 1 and pad == 0:  # CPU channels_last bug workaround (models/pointwise.py)
+            self.conv: nn.Conv2d = StridedPointwiseConv2d(c_in, c_out, stride, groups=groups)
+        else:
+            self.conv = nn.Conv2d(c_in, c_out, kernel, stride, pad, dilation=dilation, groups=groups, bias=False)
         self.bn = nn.BatchNorm2d(c_out, momentum=BN_MOMENTUM)
         self.act = make_activation(act)
 

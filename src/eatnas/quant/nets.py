@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 from torch import nn
 
 from eatnas.errors import EatnasError
+from eatnas.models.pointwise import replace_strided_pointwise
 from eatnas.quant.errors import QuantError
 from eatnas.space.base import SPACES, BuildSpec, get_space
 
@@ -31,7 +32,7 @@ def _resnet18(spec: BuildSpec) -> nn.Module:
         m.maxpool = nn.Identity()
     elif spec.in_channels != 3:
         m.conv1 = nn.Conv2d(spec.in_channels, 64, 7, stride=2, padding=3, bias=False)
-    return m
+    return replace_strided_pointwise(m)  # the downsampling shortcuts (models/pointwise.py)
 
 
 def _mobilenet_v2(spec: BuildSpec) -> nn.Module:
