@@ -57,6 +57,7 @@ from eatnas.space.base import get_space
 from eatnas.space.quant import QuantSpace
 from eatnas.train.config import TrainConfig
 from eatnas.train.trainer import evaluate
+from eatnas.utils.device import resolve_device
 
 BASE = {"ops": ("sep", "mb3"), "kernels": (3, 5), "layers": (1, 2), "widths": (0.5, 1.0), "head_channels": 256}
 
@@ -70,6 +71,8 @@ def main() -> int:
                     help="JASQ weight inheritance in all methods: children fine-tune this long from their parent's "
                          "float weights (default: every network from scratch)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="where networks train and validate: cpu, cuda or auto")
+    ap.add_argument("--batch-size", type=int, default=64, help="training batch size (learning rate 0.1 whatever it is)")
     ap.add_argument("--data", choices=("digits", "fashion_mnist"), default="digits")
     ap.add_argument("--subset", type=float, default=1.0, help="share of the dataset's training images used")
     ap.add_argument("--target-mb", type=float, default=None,
@@ -99,10 +102,12 @@ def main() -> int:
         ap.error(f"--evaluations must exceed {n_uniform + 8} (uniform evaluations of (b) + its initial population)")
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(1)  # one thread: far faster than two on a shared, oversubscribed CPU
+    device = str(resolve_device(args.device))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    splits = load_dataset(DatasetConfig(name=args.data, val_fraction=0.2, subset_fraction=args.subset), args.seed)
-    train_cfg = TrainConfig(lr=0.1, batch_size=64)
+    splits = load_dataset(DatasetConfig(name=args.data, val_fraction=0.2, subset_fraction=args.subset), args.seed,
+                          device)  # on the GPU when training there
+    train_cfg = TrainConfig(lr=0.1, batch_size=args.batch_size)
     base = get_space("block", **BASE, stem_stride=1 if args.data == "digits" else 2)
     search = {"strategy": "rea", "population": 8, "sample": 3, "evaluations": args.evaluations}
     qs = QuantSettings(bits=bits, granularity="block", alpha=-0.07, beta=args.beta, target_mb=args.target_mb,
@@ -118,7 +123,7 @@ def main() -> int:
     joint = QuantSpace(base, bits=bits, granularity="block", uniform_moves=args.uniform_moves)
     res_a, ev_a = run_joint_search(joint, splits, qs, args.epochs, train_cfg, args.seed, out / "joint",
                                    selection=args.selection, init=args.init, cache=cache, init_archs=seeded,
-                                   grouped=args.uniform_moves, child_epochs=args.child_epochs)
+                                   grouped=args.uniform_moves, child_epochs=args.child_epochs, device=device)
     points["joint"] = [(r.result.metrics["accuracy"], r.result.metrics["size_mb"]) for r in res_a.records if r.ok]
     times["joint"] = time.time() - t
     trainings["joint"] = _networks(joint, res_a, args.child_epochs is not None)
@@ -132,7 +137,7 @@ def main() -> int:
                          search={**search, "evaluations": args.evaluations - n_uniform})
     res_b, ev_b = run_joint_search(arch_only, splits, qs_b, args.epochs, train_cfg, args.seed, out / "arch_then_uniform",
                                    selection=args.selection, init=args.init,
-                                   cache=cache, init_archs=seeded, child_epochs=args.child_epochs)
+                                   cache=cache, init_archs=seeded, child_epochs=args.child_epochs, device=device)
     ok_b = [r for r in res_b.records if r.ok]
     float_pts = [(r.result.metrics["accuracy"], r.result.metrics["size_mb"]) for r in ok_b]
     front_b = pareto_front(float_pts)  # sorted by size
@@ -148,7 +153,8 @@ def main() -> int:
         model_b = ev_b.network_of(ok_b[i])  # its own weights (inherited + fine-tuned, or from scratch)
         for b in low_bits:
             pol = uniform_policy(model_b, b)
-            pts_b.append((evaluate(quantize_model(model_b, pol), splits.val, "cpu")[0], model_size(model_b, pol).mb))
+            pts_b.append((evaluate(quantize_model(model_b, pol).to(device), splits.val, device)[0],
+                          model_size(model_b, pol).mb))
     points["arch search, then uniform"] = pts_b
     times["arch search, then uniform"] = time.time() - t
     trainings["arch search, then uniform"] = _networks(arch_only, res_b, args.child_epochs is not None)
@@ -158,8 +164,8 @@ def main() -> int:
     tiny = base.preset("tiny")
     if args.child_epochs is None:
         fixed, _, fresh = ev_a.float_model(tiny)
-        _, res_c = run_policy_search(fixed, lambda m: evaluate(m, splits.val, "cpu")[0], qs, out / "fixed_arch",
-                                     args.seed, selection=args.selection)
+        _, res_c = run_policy_search(fixed, lambda m: evaluate(m.to(device), splits.val, device)[0], qs,
+                                     out / "fixed_arch", args.seed, selection=args.selection)
         trainings["fixed arch, quant search"] = 1
     else:  # the joint machinery with the architecture frozen: the same inheritance protocol
         frozen = QuantSpace(base, bits=bits, granularity="block", unit_names=joint.unit_names,
@@ -167,7 +173,7 @@ def main() -> int:
         members = [InitCandidate(frozen.with_bits(tiny, b)) for b in bits]
         res_c, _ = run_joint_search(frozen, splits, qs, args.epochs, train_cfg, args.seed, out / "fixed_arch",
                                     selection=args.selection, cache=cache, grouped=args.uniform_moves,
-                                    child_epochs=args.child_epochs, init_members=members)
+                                    child_epochs=args.child_epochs, init_members=members, device=device)
         trainings["fixed arch, quant search"] = _networks(frozen, res_c, True)
     points["fixed arch, quant search"] = [(r.result.metrics["accuracy"], r.result.metrics["size_mb"])
                                           for r in res_c.records if r.ok]

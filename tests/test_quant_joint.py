@@ -72,8 +72,9 @@ def test_policy_search_rejects_unknown_selection():
 
 def test_joint_evaluator_trains_each_base_architecture_once(monkeypatch):
     import eatnas.train.trainer as trainer
+    from eatnas.train.config import TrainConfig
 
-    calls = []
+    calls, validations = [], []
 
     class M:
         accuracy, params, macs = 50.0, 1, 1
@@ -83,13 +84,17 @@ def test_joint_evaluator_trains_each_base_architecture_once(monkeypatch):
         return M()
 
     monkeypatch.setattr(trainer, "train_model", fake_train)
-    monkeypatch.setattr(trainer, "evaluate", lambda model, loader, device: (42.0, 0.0))
+    def fake_evaluate(model, split, device, batch_size):
+        validations.append((device, batch_size))
+        return 42.0, 0.0
+
+    monkeypatch.setattr(trainer, "evaluate", fake_evaluate)
 
     class Splits:
         num_classes, resolution, in_channels, val = 10, 8, 1, None
 
     space = QuantSpace(get_space("block", **BASE), bits=(4, 8), granularity="block")
-    ev = JointEvaluator(space, Splits(), epochs=1, train_cfg=None, seed=5)
+    ev = JointEvaluator(space, Splits(), epochs=1, train_cfg=TrainConfig(eval_batch_size=123), seed=5, device="cpu")
     base = space.base.preset("tiny")
     from eatnas.search.tasks import EvalTask
 
@@ -98,6 +103,7 @@ def test_joint_evaluator_trains_each_base_architecture_once(monkeypatch):
         res = ev.evaluate(EvalTask(index=i, arch=space.encode(arch), key=space.canonical_key(arch), seed=i, init=False))
         assert res.metrics["trained"] == (1 if i == 0 else 0) and res.metrics["accuracy"] == 42.0
     assert calls == [train_seed(5, space.base.canonical_key(base))]
+    assert validations == [("cpu", 123)] * 2  # PTQ copies are validated on the job's device, config batch size
 
 
 def test_uniform_moves_set_every_bit_gene():

@@ -130,3 +130,27 @@ def test_inheriting_joint_stage_resumes_from_float_checkpoints(tmp_path, capsys)
                  "--data", "digits", "--config", str(tmp_path / "c.yaml")]) == 0
     applied = json.loads(capsys.readouterr().out)
     assert applied["size_mb"] == pytest.approx(first["size_mb"]) and applied["test_accuracy"] > 20
+
+
+@pytest.mark.gpu
+def test_joint_stage_trains_and_validates_on_the_gpu(tmp_path, capsys, monkeypatch):
+    """``device: cuda``: data on the GPU, every PTQ copy validated there; the export still reloads on the CPU."""
+    import eatnas.train.trainer as trainer
+    from eatnas.quant.joint_stage import run_joint_stage
+
+    devices = []
+    real = trainer.evaluate
+
+    def spy(model, split, device, *args, **kw):
+        devices.append((str(device), next(model.parameters()).device.type, split.device.type))
+        return real(model, split, device, *args, **kw)
+
+    monkeypatch.setattr(trainer, "evaluate", spy)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({**CONFIG, "device": "cuda"}))
+    summary = run_joint_stage(str(tmp_path / "c.yaml"), str(tmp_path / "out"))
+    assert summary["evaluations"] == 7 and devices
+    assert all(d[0].startswith("cuda") and d[1] == "cuda" and d[2] == "cuda" for d in devices)
+    assert summary["metrics"]["accuracy_exported"] == pytest.approx(summary["metrics"]["accuracy"])
+    assert main(["quant", "apply", "--model", str(tmp_path / "out" / "quantized.pt"), "--policy",
+                 str(tmp_path / "out" / "policy.json"), "--data", "digits", "--config", str(tmp_path / "c.yaml")]) == 0
+    assert json.loads(capsys.readouterr().out)["test_accuracy"] > 20

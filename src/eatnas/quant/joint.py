@@ -69,7 +69,11 @@ def train_seed(seed: int, base_key: str) -> int:
 
 
 class JointEvaluator(Evaluator):
-    """Train the base architecture (cached per base architecture), quantize with the bit genes, validate."""
+    """Train the base architecture (cached per base architecture), quantize with the bit genes, validate.
+
+    Training and validation run on ``device`` (validation batches of ``train_cfg.eval_batch_size``); the
+    float networks are kept on the CPU between evaluations.
+    """
 
     def __init__(self, space: QuantSpace, splits: Any, epochs: float, train_cfg: Any, device: str = "cpu",
                  scheme: str = "per_channel", keep_models: bool = False, seed: int = 0,
@@ -83,6 +87,7 @@ class JointEvaluator(Evaluator):
         self.child_epochs = child_epochs
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.spec = BuildSpec(splits.num_classes, splits.resolution, splits.in_channels)
+        self.eval_batch_size = int(getattr(train_cfg, "eval_batch_size", 512))
         self.trained: dict[str, tuple[torch.nn.Module, Any]] = {}  # base key -> (trained float model, metrics)
         self.models: dict[str, torch.nn.Module] = {}  # candidate key -> trained float model (keep_models)
         self.lineage: dict[int, tuple[torch.nn.Module, float]] = {}  # task index -> (float model, its epochs)
@@ -173,7 +178,8 @@ class JointEvaluator(Evaluator):
         elif self.inherits:
             self.lineage[task.index] = (model, epochs)
         policy = self.space.policy(arch, model)
-        qacc = evaluate(quantize_model(model, policy, self.scheme), self.splits.val, "cpu")[0]
+        quantized = quantize_model(model, policy, self.scheme).to(self.device)  # validated on the job's device
+        qacc = evaluate(quantized, self.splits.val, self.device, self.eval_batch_size)[0]
         if self.keep_models:
             self.models[task.key] = model
         return EvalResult(metrics={"accuracy": qacc, "float_accuracy": m.accuracy, "params": m.params, "macs": m.macs,

@@ -72,12 +72,13 @@ def write_joint_csv(path: Path, rows: list[dict[str, Any]]) -> None:
             w.writerow(row)
 
 
-def joint_splits(cfg: Mapping[str, Any], which: str):
+def joint_splits(cfg: Mapping[str, Any], which: str, device: str | None = None):
+    """The ``data.<which>`` splits, held on ``device`` when it is a GPU (and the section's ``on_device``)."""
     from eatnas.data import DatasetConfig, load_dataset
 
     if which not in ("small", "large"):
         raise ConfigError(f"--data {which!r} is unknown; choose small or large (the config's data sections)")
-    return load_dataset(DatasetConfig(**dict(cfg["data"][which])), int(cfg["seed"]))
+    return load_dataset(DatasetConfig(**dict(cfg["data"][which])), int(cfg["seed"]), device)
 
 
 def run_joint_stage(config: str, out: str, data: str = "large") -> dict[str, Any]:
@@ -96,7 +97,7 @@ def run_joint_stage(config: str, out: str, data: str = "large") -> dict[str, Any
     seed = derive_seed(int(cfg["seed"]), "quant-joint")
     space = QuantSpace(base, bits=qs.bits, granularity=qs.joint_granularity, keep_float=qs.keep_float,
                        uniform_moves=True, seed=seed)
-    splits = joint_splits(cfg, data)
+    splits = joint_splits(cfg, data, device)
     train_cfg = from_dict(TrainConfig, cfg["train"], "train")
     epochs = float(qs.joint_epochs)
     child_epochs = None if qs.joint_child_epochs is None else float(qs.joint_child_epochs)
@@ -130,7 +131,8 @@ def run_joint_stage(config: str, out: str, data: str = "large") -> dict[str, Any
     policy = space.policy(arch, model)
     quantized = quantize_model(model, policy, qs.scheme)
     with torch.no_grad():
-        exported_acc = evaluate(quantized, splits.val, "cpu", int(cfg["train"]["eval_batch_size"]))[0]
+        exported_acc = evaluate(quantized.to(device), splits.val, device, int(cfg["train"]["eval_batch_size"]))[0]
+    quantized.to("cpu")  # exported from the CPU
     arch_text = base.encode(arch.base)
     meta = {**space_net_meta(base.name, arch_text, base_options, evaluator.spec),
             "trained_epochs": best.result.metrics.get("epochs", epochs), "policy_arch": best.task.arch}
