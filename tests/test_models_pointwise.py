@@ -86,3 +86,16 @@ def test_replace_keeps_parameters_and_outputs():
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         assert torch.allclose(ref(x), ours(x), atol=1e-5)
+
+
+def test_onnx_export_of_subsampled_convs_matches_onnxruntime(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from eatnas.quant.export import export_onnx
+
+    torch.manual_seed(0)
+    block = get_space("block", width_multiplier=0.25, head_channels=32)
+    rng = random.Random(1)
+    net = next(n for n in (block.build(block.sample(rng), BuildSpec(10, 16, 1)) for _ in range(20))
+               if any(isinstance(m, StridedPointwiseConv2d) for m in n.modules()))
+    res = export_onnx(tmp_path / "m.onnx", net.eval(), (2, 1, 16, 16))  # raises when onnxruntime disagrees
+    assert res["max_abs_diff"] is not None and res["max_abs_diff"] < 1e-3
