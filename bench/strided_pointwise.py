@@ -2,7 +2,7 @@
 the workaround (``eatnas.models.pointwise.StridedPointwiseConv2d``) cost?
 
 1. Runs the training step that crashed (``nn.Conv2d(c_in, 8, 1, stride=2)`` in channels_last, batch 64,
-   8x8 inputs) for c_in = 2..8 in child processes, with glibc's heap checks on (``MALLOC_CHECK_=3``),
+   8x8 inputs) for c_in = 2..8 in child processes, with glibc's heap checks on (``heap_checking_env``),
    and prints which ones died (torch 2.14.1 on an AVX2-only AMD EPYC: c_in 2-6).
 2. Times forward + backward of a projection-shortcut-sized layer both ways in contiguous format (where
    torch's kernel is safe) and ours in channels_last, and prints the ratios.
@@ -22,7 +22,7 @@ import time
 import torch
 from torch import nn
 
-from eatnas.models.pointwise import StridedPointwiseConv2d
+from eatnas.models.pointwise import StridedPointwiseConv2d, heap_checking_env
 
 CHILD = textwrap.dedent("""
     import sys, torch
@@ -36,8 +36,8 @@ CHILD = textwrap.dedent("""
 
 
 def crashes(c_in: int) -> bool:
-    env = {**os.environ, "MALLOC_CHECK_": "3"}
-    return subprocess.run([sys.executable, "-c", CHILD, str(c_in)], capture_output=True, env=env).returncode != 0
+    done = subprocess.run([sys.executable, "-c", CHILD, str(c_in)], capture_output=True, env=heap_checking_env())
+    return done.returncode != 0
 
 
 def step_time(conv: nn.Module, x: torch.Tensor, steps: int) -> float:

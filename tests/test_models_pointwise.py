@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
 import sys
@@ -12,7 +11,8 @@ import pytest
 import torch
 from torch import nn
 
-from eatnas.models.pointwise import StridedPointwiseConv2d, is_strided_pointwise, replace_strided_pointwise
+from eatnas.models.pointwise import (StridedPointwiseConv2d, heap_checking_env, is_strided_pointwise,
+                                     replace_strided_pointwise)
 from eatnas.quant.nets import build_net
 from eatnas.space.base import BuildSpec, get_space
 
@@ -51,7 +51,7 @@ def test_channels_last_training_of_the_configuration_that_crashed():
         print("ok")
     """)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "MALLOC_CHECK_": "3"})
+                          env=heap_checking_env())
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
 
 

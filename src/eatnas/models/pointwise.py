@@ -12,6 +12,9 @@ torchvision ResNet downsampling) uses this class.
 
 from __future__ import annotations
 
+import ctypes.util
+import os
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -50,3 +53,14 @@ def replace_strided_pointwise(model: nn.Module) -> nn.Module:
                 new.load_state_dict(child.state_dict())
                 setattr(parent, name, new)
     return model
+
+
+def heap_checking_env() -> dict[str, str]:
+    """This process's environment plus glibc's heap consistency checks (``MALLOC_CHECK_=3``, which glibc
+    >= 2.34 applies only with ``libc_malloc_debug`` preloaded): for a child process that should abort at
+    the first heap corruption instead of corrupting memory silently."""
+    env = {**os.environ, "MALLOC_CHECK_": "3"}
+    debug = ctypes.util.find_library("c_malloc_debug")
+    if debug:
+        env["LD_PRELOAD"] = " ".join(filter(None, (env.get("LD_PRELOAD"), debug)))
+    return env
