@@ -84,6 +84,7 @@ def test_joint_evaluator_trains_each_base_architecture_once(monkeypatch):
         return M()
 
     monkeypatch.setattr(trainer, "train_model", fake_train)
+
     def fake_evaluate(model, split, device, batch_size):
         validations.append((device, batch_size))
         return 42.0, 0.0
