@@ -55,6 +55,7 @@ from eatnas.search.tasks import EvalResult, EvalTask
 from eatnas.search.workers import SerialExecutor
 from eatnas.space.base import BuildSpec, SearchSpace
 from eatnas.space.quant import QuantSpace
+from eatnas.train.config import TrainConfig
 from eatnas.quant.search import engine_settings
 from eatnas.utils.io import append_jsonl
 from eatnas.utils.seed import derive_seed
@@ -87,7 +88,7 @@ class JointEvaluator(Evaluator):
         self.child_epochs = child_epochs
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.spec = BuildSpec(splits.num_classes, splits.resolution, splits.in_channels)
-        self.eval_batch_size = int(getattr(train_cfg, "eval_batch_size", 512))
+        self.eval_batch_size = int(getattr(train_cfg, "eval_batch_size", TrainConfig.eval_batch_size))
         self.trained: dict[str, tuple[torch.nn.Module, Any]] = {}  # base key -> (trained float model, metrics)
         self.models: dict[str, torch.nn.Module] = {}  # candidate key -> trained float model (keep_models)
         self.lineage: dict[int, tuple[torch.nn.Module, float]] = {}  # task index -> (float model, its epochs)
