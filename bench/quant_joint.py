@@ -45,6 +45,7 @@ from pathlib import Path
 import torch
 
 from eatnas.data import DatasetConfig, load_dataset
+from eatnas.errors import ConfigError
 from eatnas.quant.apply import quantize_model
 from eatnas.quant.joint import INITS, run_joint_search
 from eatnas.quant.policy import uniform_policy
@@ -102,7 +103,10 @@ def main() -> int:
         ap.error(f"--evaluations must exceed {n_uniform + 8} (uniform evaluations of (b) + its initial population)")
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(1)  # one thread: far faster than two on a shared, oversubscribed CPU
-    device = str(resolve_device(args.device))
+    try:
+        device = str(resolve_device(args.device))
+    except ConfigError as err:
+        ap.error(f"--device: {err}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     splits = load_dataset(DatasetConfig(name=args.data, val_fraction=0.2, subset_fraction=args.subset), args.seed,
